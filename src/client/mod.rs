@@ -1,0 +1,344 @@
+//! The client: one `Client` is one user's seat in at most one room at a time. A process may
+//! hold many (tests run whole rooms in one process). Each join runs a session task that owns
+//! the connection; the `Client` only hands it commands.
+
+mod completion;
+mod connect;
+mod session;
+
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+pub use completion::Completion;
+
+use crate::error::{ErrorCode, VoipError};
+use crate::log::Logger;
+use crate::net::tls::Liveness;
+use crate::types::{limits, MuteConfig, RoomType};
+
+/// How a client reaches its relay.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// `host:port` of the relay (`[v6]:port` for an IPv6 literal).
+    pub server: String,
+    /// Lowercase hex SHA-256 of the server's DER certificate to pin; `None` trusts system roots.
+    pub server_cert_sha256: Option<String>,
+    /// Time for the QUIC handshake and the server's answer to a join.
+    pub connect_timeout: Duration,
+    /// After losing the connection, how long to keep trying to resume before giving up.
+    pub resume_timeout: Duration,
+    pub liveness: Liveness,
+    pub logger: Logger,
+}
+
+impl ClientConfig {
+    pub fn new(server: impl Into<String>) -> Self {
+        Self {
+            server: server.into(),
+            server_cert_sha256: None,
+            connect_timeout: Duration::from_secs(5),
+            resume_timeout: Duration::from_secs(10),
+            liveness: Liveness::default(),
+            logger: Logger::default(),
+        }
+    }
+
+    pub fn pinned(mut self, cert_sha256: impl Into<String>) -> Self {
+        self.server_cert_sha256 = Some(cert_sha256.into());
+        self
+    }
+}
+
+/// What `wx.joinVoIPChat` takes, less the callbacks.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JoinParams {
+    pub app_id: String,
+    pub open_id: String,
+    pub group_id: String,
+    pub nonce_str: String,
+    pub time_stamp: i64,
+    pub signature: String,
+    pub room_type: RoomType,
+    pub mute_config: MuteConfig,
+}
+
+/// The life of a client's call, as `onVoIPChatStateChanged` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+pub enum ChatState {
+    Idle = 0,
+    Joining = 1,
+    Joined = 2,
+    Reconnecting = 3,
+    Left = 4,
+}
+
+impl ChatState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatState::Idle => "idle",
+            ChatState::Joining => "joining",
+            ChatState::Joined => "joined",
+            ChatState::Reconnecting => "reconnecting",
+            ChatState::Left => "left",
+        }
+    }
+
+    fn from_i32(value: i32) -> ChatState {
+        match value {
+            1 => ChatState::Joining,
+            2 => ChatState::Joined,
+            3 => ChatState::Reconnecting,
+            4 => ChatState::Left,
+            _ => ChatState::Idle,
+        }
+    }
+}
+
+/// Events a client reports outside of call results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The full list of members still in the call (sent to members already in the room).
+    MembersChanged(Vec<String>),
+    /// The members speaking now.
+    SpeakersChanged(Vec<String>),
+    /// A passive disconnect: the client gave up resuming, was replaced, or the server left.
+    Interrupted(VoipError),
+    /// The call's state moved; `data_json` is a small JSON object describing it.
+    StateChanged { state: ChatState, data_json: String },
+}
+
+pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// One user's voice chat client.
+pub struct Client {
+    shared: Arc<ClientShared>,
+}
+
+pub(crate) struct ClientShared {
+    config: ClientConfig,
+    runtime: tokio::runtime::Handle,
+    events: EventSink,
+    session: Mutex<Option<SessionHandle>>,
+    next_session_id: AtomicU64,
+    state: AtomicI32,
+}
+
+struct SessionHandle {
+    id: u64,
+    commands: mpsc::UnboundedSender<session::Command>,
+}
+
+impl Client {
+    /// A client whose events go to `events`, on the current tokio runtime.
+    pub fn new(
+        config: ClientConfig,
+        events: impl Fn(Event) + Send + Sync + 'static,
+    ) -> Result<Client, VoipError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            VoipError::new(
+                ErrorCode::InvalidArgument,
+                "Client::new needs a tokio runtime",
+            )
+        })?;
+        Self::with_runtime(config, runtime, Arc::new(events))
+    }
+
+    /// A client and the channel its events arrive on.
+    pub fn with_channel(
+        config: ClientConfig,
+    ) -> Result<(Client, mpsc::UnboundedReceiver<Event>), VoipError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let client = Self::new(config, move |event| {
+            let _ = tx.send(event);
+        })?;
+        Ok((client, rx))
+    }
+
+    pub fn with_runtime(
+        config: ClientConfig,
+        runtime: tokio::runtime::Handle,
+        events: EventSink,
+    ) -> Result<Client, VoipError> {
+        connect::check_server_address(&config.server)?;
+        if let Some(pin) = &config.server_cert_sha256 {
+            // Parsed again per connection; checking now turns a typo into an init-time error.
+            crate::net::tls::client_config(Some(pin), config.liveness)?;
+        }
+        Ok(Client {
+            shared: Arc::new(ClientShared {
+                config,
+                runtime,
+                events,
+                session: Mutex::new(None),
+                next_session_id: AtomicU64::new(1),
+                state: AtomicI32::new(ChatState::Idle as i32),
+            }),
+        })
+    }
+
+    pub fn state(&self) -> ChatState {
+        ChatState::from_i32(self.shared.state.load(Ordering::SeqCst))
+    }
+
+    /// Joins (creating it if needed) the room `params.group_id`; resolves to the members now in
+    /// it, this user included.
+    pub async fn join(&self, params: JoinParams) -> Result<Vec<String>, VoipError> {
+        let (completion, result) = Completion::channel();
+        self.join_with(params, completion)?;
+        result.await
+    }
+
+    /// Leaves the room (or abandons a join in progress, which then fails with -3).
+    pub async fn exit(&self) -> Result<(), VoipError> {
+        let (completion, result) = Completion::channel();
+        self.exit_with(completion)?;
+        result.await
+    }
+
+    /// Changes what is muted, in the room or while joining.
+    pub async fn update_mute_config(&self, mute: MuteConfig) -> Result<(), VoipError> {
+        let (completion, result) = Completion::channel();
+        self.update_mute_config_with(mute, completion)?;
+        result.await
+    }
+
+    /// Starts a join. An `Err` is returned at once (and `done` is not called) for what can be
+    /// told without the network: a bad argument, or a call already in progress. Otherwise
+    /// `done` is called exactly once, from the session task, in order with the client's events.
+    pub fn join_with(
+        &self,
+        params: JoinParams,
+        done: Completion<Vec<String>>,
+    ) -> Result<(), VoipError> {
+        check_join_params(&params)?;
+        let mut slot = self.shared.session();
+        if slot.as_ref().is_some_and(|s| !s.commands.is_closed()) {
+            return Err(VoipError::new(
+                ErrorCode::AlreadyInRoom,
+                "already in a room or joining one",
+            ));
+        }
+        let id = self.shared.next_session_id.fetch_add(1, Ordering::Relaxed);
+        let (commands, inbox) = mpsc::unbounded_channel();
+        *slot = Some(SessionHandle { id, commands });
+        drop(slot);
+        self.shared.set_state(ChatState::Joining, &params, None);
+        let task = session::Session::new(self.shared.clone(), id, params, inbox);
+        self.shared.runtime.spawn(task.run(done));
+        Ok(())
+    }
+
+    pub fn exit_with(&self, done: Completion<()>) -> Result<(), VoipError> {
+        self.send(|reply| session::Command::Exit(reply), done)
+    }
+
+    pub fn update_mute_config_with(
+        &self,
+        mute: MuteConfig,
+        done: Completion<()>,
+    ) -> Result<(), VoipError> {
+        self.send(|reply| session::Command::UpdateMute(mute, reply), done)
+    }
+
+    fn send(
+        &self,
+        command: impl FnOnce(Completion<()>) -> session::Command,
+        done: Completion<()>,
+    ) -> Result<(), VoipError> {
+        let slot = self.shared.session();
+        let not_in_room = || VoipError::new(ErrorCode::NotInRoom, "not in a room");
+        let handle = slot.as_ref().ok_or_else(not_in_room)?;
+        handle.commands.send(command(done)).map_err(|rejected| {
+            // The session ended between our look and the send: answer as if we had looked later.
+            let (session::Command::Exit(done) | session::Command::UpdateMute(_, done)) = rejected.0;
+            done.disarm();
+            not_in_room()
+        })
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // Dropping the command sender tells a running session to leave the room.
+        self.shared.session().take();
+    }
+}
+
+impl ClientShared {
+    fn session(&self) -> MutexGuard<'_, Option<SessionHandle>> {
+        self.session
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Frees the seat for the next join, if it still belongs to session `id`. Called before a
+    /// session reports its end, so a join from inside that report is accepted.
+    fn release(&self, id: u64) {
+        let mut slot = self.session();
+        if slot.as_ref().is_some_and(|s| s.id == id) {
+            *slot = None;
+        }
+    }
+
+    fn emit(&self, event: Event) {
+        (self.events)(event);
+    }
+
+    fn set_state(&self, state: ChatState, params: &JoinParams, reason: Option<&VoipError>) {
+        self.state.store(state as i32, Ordering::SeqCst);
+        let mut data = serde_json::json!({
+            "state": state.as_str(),
+            "groupId": params.group_id,
+            "openId": params.open_id,
+        });
+        if let Some(reason) = reason {
+            data["errCode"] = reason.code.as_i32().into();
+            data["errMsg"] = reason.reason.clone().into();
+        }
+        self.emit(Event::StateChanged {
+            state,
+            data_json: data.to_string(),
+        });
+    }
+}
+
+/// What can be checked before touching the network; the server checks all of it again.
+fn check_join_params(p: &JoinParams) -> Result<(), VoipError> {
+    let invalid = |what: String| Err(VoipError::new(ErrorCode::InvalidArgument, what));
+    for (name, value) in [
+        ("app_id", &p.app_id),
+        ("open_id", &p.open_id),
+        ("group_id", &p.group_id),
+    ] {
+        if value.is_empty() {
+            return invalid(format!("{name} is required"));
+        }
+        if value.len() > limits::ID_MAX_BYTES {
+            return invalid(format!(
+                "{name} is longer than {} bytes",
+                limits::ID_MAX_BYTES
+            ));
+        }
+    }
+    let nonce_chars = p.nonce_str.chars().count();
+    if nonce_chars == 0 {
+        return invalid("nonce_str is required".into());
+    }
+    if nonce_chars > limits::NONCE_MAX_CHARS {
+        return invalid(format!(
+            "nonce_str must be shorter than {} characters",
+            limits::NONCE_MAX_CHARS + 1
+        ));
+    }
+    if p.signature.is_empty() {
+        return invalid("signature is required".into());
+    }
+    if p.signature.len() > limits::SIGNATURE_MAX_BYTES {
+        return invalid("signature is too long".into());
+    }
+    Ok(())
+}

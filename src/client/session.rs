@@ -1,0 +1,381 @@
+//! The session task: one per join, owning the connection for the life of the call. It joins,
+//! serves server messages and client commands, resumes a lost connection, and reports every
+//! outcome exactly once through the call's completion or the client's events.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::{sleep, sleep_until, Instant};
+
+use super::connect::{self, Link};
+use super::{ChatState, ClientShared, Completion, Event, JoinParams};
+use crate::error::{ErrorCode, VoipError};
+use crate::net::wire::{self, ClientMessage, JoinRequest, ServerMessage};
+use crate::types::MuteConfig;
+
+pub(crate) enum Command {
+    Exit(Completion<()>),
+    UpdateMute(MuteConfig, Completion<()>),
+}
+
+/// How long an exit waits for the server's `Left` before closing anyway.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
+/// QUIC close code for a clean departure; the server frees the seat at once.
+const CLOSE_NORMAL: quinn::VarInt = quinn::VarInt::from_u32(0);
+/// Close code for a connection given up in favour of a resumed one.
+const CLOSE_SUPERSEDED: quinn::VarInt = quinn::VarInt::from_u32(6);
+/// Pause between resume attempts, doubling up to the maximum.
+const RESUME_BACKOFF_START: Duration = Duration::from_millis(100);
+const RESUME_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+pub(crate) struct Session {
+    shared: Arc<ClientShared>,
+    id: u64,
+    params: JoinParams,
+    commands: mpsc::UnboundedReceiver<Command>,
+    /// The mute state the user asked for last; the server is told on join, update and resume.
+    mute: MuteConfig,
+    /// The mute state the server last acknowledged or was sent.
+    mute_sent: MuteConfig,
+    /// Mute acknowledgements awaited from the server, in order (`None`: nobody is waiting).
+    pending_mutes: VecDeque<Option<Completion<()>>>,
+    resume_token: String,
+}
+
+/// Why serving a connection stopped.
+enum Stop {
+    /// The user exited (`None`: the `Client` was dropped).
+    Exited(Option<Completion<()>>),
+    /// The connection broke; try to resume.
+    Lost,
+    /// The server ended the call.
+    Interrupted(VoipError),
+}
+
+enum Resumed {
+    Back(Link, Vec<String>),
+    GaveUp(VoipError),
+    Exited(Option<Completion<()>>),
+}
+
+type JoinFailure = (VoipError, Option<Completion<()>>);
+
+impl Session {
+    pub(crate) fn new(
+        shared: Arc<ClientShared>,
+        id: u64,
+        params: JoinParams,
+        commands: mpsc::UnboundedReceiver<Command>,
+    ) -> Self {
+        let mute = params.mute_config;
+        Self {
+            shared,
+            id,
+            params,
+            commands,
+            mute,
+            mute_sent: mute,
+            pending_mutes: VecDeque::new(),
+            resume_token: String::new(),
+        }
+    }
+
+    pub(crate) async fn run(mut self, done: Completion<Vec<String>>) {
+        let (mut link, open_id_list) = match self.join().await {
+            Ok(joined) => joined,
+            Err((error, exit)) => {
+                self.finish(Some(&error), exit);
+                return done.complete(Err(error));
+            }
+        };
+        self.set_state(ChatState::Joined, None);
+        done.complete(Ok(open_id_list));
+        loop {
+            match self.serve(&mut link).await {
+                Stop::Exited(exit) => {
+                    link.connection.close(CLOSE_NORMAL, b"bye");
+                    return self.finish(None, exit);
+                }
+                Stop::Interrupted(error) => {
+                    link.connection.close(CLOSE_NORMAL, b"interrupted");
+                    return self.interrupted(error);
+                }
+                Stop::Lost => {
+                    link.connection.close(CLOSE_SUPERSEDED, b"resuming");
+                    self.shared
+                        .config
+                        .logger
+                        .warn(format_args!("connection to the relay lost; resuming"));
+                    // A resume carries the latest mute state, so these are as good as applied.
+                    self.pending_mutes
+                        .drain(..)
+                        .flatten()
+                        .for_each(|c| c.complete(Ok(())));
+                    self.set_state(ChatState::Reconnecting, None);
+                    match self.resume().await {
+                        Resumed::Back(resumed, open_id_list) => {
+                            link = resumed;
+                            self.set_state(ChatState::Joined, None);
+                            self.shared.emit(Event::MembersChanged(open_id_list));
+                        }
+                        Resumed::GaveUp(error) => return self.interrupted(error),
+                        Resumed::Exited(exit) => return self.finish(None, exit),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Connects and asks to join, still answering commands meanwhile: an exit abandons the join.
+    async fn join(&mut self) -> Result<(Link, Vec<String>), JoinFailure> {
+        let request = ClientMessage::Join(JoinRequest {
+            app_id: self.params.app_id.clone(),
+            open_id: self.params.open_id.clone(),
+            group_id: self.params.group_id.clone(),
+            nonce_str: self.params.nonce_str.clone(),
+            time_stamp: self.params.time_stamp,
+            signature: self.params.signature.clone(),
+            room_type: self.params.room_type,
+            mute: self.mute,
+        });
+        self.mute_sent = self.mute;
+        let config = self.shared.config.clone();
+        let attempt = connect::open(&config, &request);
+        tokio::pin!(attempt);
+        let left_while_joining = |exit| {
+            let error = VoipError::new(ErrorCode::LeftWhileJoining, "exit called while joining");
+            Err((error, exit))
+        };
+        let (mut link, reply) = loop {
+            tokio::select! {
+                result = &mut attempt => break result.map_err(|e| (e, None))?,
+                command = self.commands.recv() => match command {
+                    // Applied right after admission; the join already carries the old state.
+                    Some(Command::UpdateMute(mute, reply)) => {
+                        self.mute = mute;
+                        reply.complete(Ok(()));
+                    }
+                    Some(Command::Exit(reply)) => return left_while_joining(Some(reply)),
+                    None => return left_while_joining(None),
+                },
+            }
+        };
+        match reply {
+            ServerMessage::Joined {
+                open_id_list,
+                resume_token,
+            } => {
+                self.resume_token = resume_token;
+                self.sync_mute(&mut link).await;
+                Ok((link, open_id_list))
+            }
+            ServerMessage::Rejected { code, reason } => {
+                Err((VoipError::new(ErrorCode::from_i32(code), reason), None))
+            }
+            other => Err((
+                VoipError::new(
+                    ErrorCode::System,
+                    format!("unexpected answer to a join: {other:?}"),
+                ),
+                None,
+            )),
+        }
+    }
+
+    /// Tells the server about a mute change it has not heard of (made while joining or resuming).
+    async fn sync_mute(&mut self, link: &mut Link) {
+        if self.mute != self.mute_sent {
+            self.mute_sent = self.mute;
+            let update = ClientMessage::UpdateMute { mute: self.mute };
+            if wire::write_message(&mut link.send, &update).await.is_ok() {
+                self.pending_mutes.push_back(None);
+            }
+        }
+    }
+
+    /// Serves one live connection until the call ends or the connection breaks.
+    async fn serve(&mut self, link: &mut Link) -> Stop {
+        let mut exiting: Option<(Option<Completion<()>>, Instant)> = None;
+        loop {
+            let leave_deadline = exiting.as_ref().map(|(_, deadline)| *deadline);
+            tokio::select! {
+                message = link.inbox.recv() => match message {
+                    Some(Ok(ServerMessage::MembersChanged { open_id_list })) => {
+                        self.shared.emit(Event::MembersChanged(open_id_list));
+                    }
+                    Some(Ok(ServerMessage::MuteUpdated)) => {
+                        if let Some(Some(done)) = self.pending_mutes.pop_front() {
+                            done.complete(Ok(()));
+                        }
+                    }
+                    Some(Ok(ServerMessage::Left)) if exiting.is_some() => {
+                        return Stop::Exited(exiting.take().and_then(|(done, _)| done));
+                    }
+                    Some(Ok(ServerMessage::Replaced)) => {
+                        return Stop::Interrupted(VoipError::new(
+                            ErrorCode::SessionReplaced,
+                            "the same open_id joined from another session",
+                        ));
+                    }
+                    Some(Ok(ServerMessage::ShuttingDown)) => {
+                        return Stop::Interrupted(VoipError::new(
+                            ErrorCode::ServerShuttingDown,
+                            "the server is shutting down",
+                        ));
+                    }
+                    Some(Ok(other)) => {
+                        self.shared.config.logger.warn(format_args!("ignoring unexpected {other:?}"));
+                    }
+                    Some(Err(_)) | None => {
+                        // A connection that breaks while we are leaving has done its job.
+                        return match exiting.take() {
+                            Some((done, _)) => Stop::Exited(done),
+                            None => Stop::Lost,
+                        };
+                    }
+                },
+                command = self.commands.recv(), if exiting.is_none() => {
+                    let (leave, done) = match command {
+                        Some(Command::UpdateMute(mute, done)) => {
+                            self.mute = mute;
+                            self.mute_sent = mute;
+                            self.pending_mutes.push_back(Some(done));
+                            let update = ClientMessage::UpdateMute { mute };
+                            if wire::write_message(&mut link.send, &update).await.is_err() {
+                                return Stop::Lost;
+                            }
+                            continue;
+                        }
+                        Some(Command::Exit(done)) => (true, Some(done)),
+                        None => (true, None), // the Client was dropped: leave politely
+                    };
+                    debug_assert!(leave);
+                    if wire::write_message(&mut link.send, &ClientMessage::Leave).await.is_err() {
+                        return Stop::Exited(done);
+                    }
+                    exiting = Some((done, Instant::now() + LEAVE_TIMEOUT));
+                },
+                _ = sleep_until(leave_deadline.unwrap_or_else(Instant::now)), if leave_deadline.is_some() => {
+                    return Stop::Exited(exiting.take().and_then(|(done, _)| done));
+                },
+            }
+        }
+    }
+
+    /// Reconnects with the resume token until it works, the seat is gone, or time runs out.
+    async fn resume(&mut self) -> Resumed {
+        let deadline = Instant::now() + self.shared.config.resume_timeout;
+        let mut backoff = RESUME_BACKOFF_START;
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Resumed::GaveUp(VoipError::new(
+                    ErrorCode::ServerUnreachable,
+                    "connection to the server lost",
+                ));
+            }
+            let mut config = self.shared.config.clone();
+            config.connect_timeout = config.connect_timeout.min(deadline - now);
+            let request = ClientMessage::Resume {
+                token: self.resume_token.clone(),
+                mute: self.mute,
+            };
+            self.mute_sent = self.mute;
+            let pause = backoff;
+            let attempt = async {
+                let result = connect::open(&config, &request).await;
+                if result.is_err() {
+                    sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
+                }
+                result
+            };
+            tokio::pin!(attempt);
+            let result = loop {
+                tokio::select! {
+                    result = &mut attempt => break result,
+                    command = self.commands.recv() => match command {
+                        Some(Command::UpdateMute(mute, done)) => {
+                            self.mute = mute;
+                            done.complete(Ok(()));
+                        }
+                        Some(Command::Exit(done)) => return Resumed::Exited(Some(done)),
+                        None => return Resumed::Exited(None),
+                    },
+                }
+            };
+            match result {
+                Ok((mut link, ServerMessage::Joined { open_id_list, .. })) => {
+                    self.sync_mute(&mut link).await;
+                    return Resumed::Back(link, open_id_list);
+                }
+                Ok((_, ServerMessage::Rejected { reason, .. })) => {
+                    return Resumed::GaveUp(VoipError::new(
+                        ErrorCode::ServerUnreachable,
+                        format!("connection to the server lost and the seat is gone ({reason})"),
+                    ));
+                }
+                Ok((_, other)) => {
+                    return Resumed::GaveUp(VoipError::new(
+                        ErrorCode::System,
+                        format!("unexpected answer to a resume: {other:?}"),
+                    ));
+                }
+                Err(e) if e.code == ErrorCode::CertificateRejected => return Resumed::GaveUp(e),
+                Err(e) => {
+                    self.shared
+                        .config
+                        .logger
+                        .debug(format_args!("resume attempt failed: {e}"));
+                    backoff = (backoff * 2).min(RESUME_BACKOFF_MAX);
+                }
+            }
+        }
+    }
+
+    fn interrupted(mut self, error: VoipError) {
+        self.shared
+            .config
+            .logger
+            .warn(format_args!("call interrupted: {error}"));
+        for done in self.pending_mutes.drain(..).flatten() {
+            done.complete(Err(VoipError::new(
+                ErrorCode::NotInRoom,
+                error.reason.clone(),
+            )));
+        }
+        self.shared.release(self.id);
+        self.shared.emit(Event::Interrupted(error.clone()));
+        self.set_state(ChatState::Left, Some(&error));
+        self.answer_leftover_commands();
+    }
+
+    /// Ends the session: frees the client for the next join first, so a join made from inside
+    /// the callbacks below is accepted, then reports.
+    fn finish(mut self, error: Option<&VoipError>, exit: Option<Completion<()>>) {
+        for done in self.pending_mutes.drain(..).flatten() {
+            done.complete(Ok(()));
+        }
+        self.shared.release(self.id);
+        self.set_state(ChatState::Left, error);
+        if let Some(exit) = exit {
+            exit.complete(Ok(()));
+        }
+        self.answer_leftover_commands();
+    }
+
+    /// Commands queued after the session decided to end would otherwise be answered with a
+    /// system error by their completions' drop; they get the truthful "not in a room".
+    fn answer_leftover_commands(&mut self) {
+        self.commands.close();
+        while let Ok(command) = self.commands.try_recv() {
+            let (Command::Exit(done) | Command::UpdateMute(_, done)) = command;
+            done.complete(Err(VoipError::new(ErrorCode::NotInRoom, "not in a room")));
+        }
+    }
+
+    fn set_state(&self, state: ChatState, reason: Option<&VoipError>) {
+        self.shared.set_state(state, &self.params, reason);
+    }
+}

@@ -1,0 +1,383 @@
+//! One client connection: the handshake, the first message (join or resume), then the control
+//! loop. Whatever this client does wrong ends this connection only.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::RngCore;
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+use super::admission::Refusal;
+use super::rooms::{JoinRefusal, JoinSeat, MemberLink, SessionId, LINK_QUEUE};
+use super::Shared;
+use crate::auth::to_lower_hex;
+use crate::error::ErrorCode;
+use crate::net::wire::{self, ClientMessage, JoinRequest, ServerMessage, WireError};
+
+/// QUIC application close codes the server uses.
+pub mod close_code {
+    use quinn::VarInt;
+    pub const NORMAL: VarInt = VarInt::from_u32(0);
+    pub const PROTOCOL_ERROR: VarInt = VarInt::from_u32(1);
+    pub const TOO_SLOW: VarInt = VarInt::from_u32(2);
+    pub const REPLACED: VarInt = VarInt::from_u32(3);
+    pub const SHUTDOWN: VarInt = VarInt::from_u32(4);
+    pub const REJECTED: VarInt = VarInt::from_u32(5);
+}
+
+/// A write that the client does not read within this long marks it as stuck.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// After `Left` or `Rejected`, how long to wait for the client to close first.
+const LINGER: Duration = Duration::from_secs(2);
+
+pub(crate) async fn serve(shared: Arc<Shared>, incoming: quinn::Incoming) {
+    let remote = incoming.remote_address();
+    let log = shared.logger.clone();
+    let connection = match timeout(shared.handshake_timeout, incoming).await {
+        Ok(Ok(connection)) => connection,
+        Ok(Err(e)) => return log.debug(format_args!("{remote}: handshake failed: {e}")),
+        Err(_) => return log.debug(format_args!("{remote}: handshake timed out")),
+    };
+    let opened = timeout(shared.handshake_timeout, async {
+        let (send, mut recv) = connection.accept_bi().await.map_err(|e| e.to_string())?;
+        let first: ClientMessage = wire::read_message(&mut recv)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((send, recv, first))
+    })
+    .await;
+    let (send, recv, first) = match opened {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(e)) => {
+            log.info(format_args!("{remote}: closed before joining: {e}"));
+            return connection.close(close_code::PROTOCOL_ERROR, b"expected a join");
+        }
+        Err(_) => {
+            log.info(format_args!(
+                "{remote}: no join within {:?}",
+                shared.handshake_timeout
+            ));
+            return connection.close(close_code::PROTOCOL_ERROR, b"join timed out");
+        }
+    };
+    let mut control = Control {
+        shared: shared.clone(),
+        connection,
+        send,
+        remote,
+    };
+    let (link, outbox) = mpsc::channel(LINK_QUEUE);
+    let seated = match first {
+        ClientMessage::Join(request) => control.admit(request, link.clone()).await,
+        ClientMessage::Resume { token, mute } => control.resume(&token, link.clone(), mute).await,
+        other => {
+            log.warn(format_args!(
+                "{remote}: first message was {other:?}, not a join"
+            ));
+            control
+                .connection
+                .close(close_code::PROTOCOL_ERROR, b"expected a join");
+            None
+        }
+    };
+    if let Some(session) = seated {
+        control.run(session, link, outbox, recv).await;
+    }
+}
+
+struct Control {
+    shared: Arc<Shared>,
+    connection: quinn::Connection,
+    send: quinn::SendStream,
+    remote: std::net::SocketAddr,
+}
+
+/// How the control loop ended, which decides what happens to the seat.
+enum Ending {
+    /// The client left, or its seat is gone already: nothing to keep.
+    Done,
+    /// The connection was lost: keep the seat for a resume.
+    Lost,
+    /// The client misbehaved or stalled: free the seat now.
+    Evict,
+}
+
+impl Control {
+    async fn write(&mut self, message: &ServerMessage) -> bool {
+        matches!(
+            timeout(WRITE_TIMEOUT, wire::write_message(&mut self.send, message)).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// Sends a final message, then lets the client close the connection (so the message is
+    /// surely delivered), closing it ourselves if the client lingers.
+    async fn finish_with(&mut self, message: &ServerMessage, code: quinn::VarInt) {
+        if self.write(message).await {
+            let _ = self.send.finish();
+            let _ = timeout(LINGER, self.connection.closed()).await;
+        }
+        self.connection.close(code, b"");
+    }
+
+    async fn admit(&mut self, request: JoinRequest, link: MemberLink) -> Option<SessionId> {
+        let log = &self.shared.logger;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let checked = self.shared.admission().check(&request, now);
+        if let Err(refusal) = checked {
+            log.info(format_args!(
+                "{}: join of {:?} to {:?} refused: {refusal:?}",
+                self.remote, request.open_id, request.group_id
+            ));
+            // The reason the client sees does not say which check failed.
+            let (code, reason) = match refusal {
+                Refusal::InvalidField(field) => {
+                    (ErrorCode::InvalidArgument, format!("invalid {field}"))
+                }
+                _ => (
+                    ErrorCode::SignatureRejected,
+                    "signature rejected".to_string(),
+                ),
+            };
+            self.reject(code, reason).await;
+            return None;
+        }
+        let token = new_resume_token();
+        let seat = JoinSeat {
+            app_id: &request.app_id,
+            open_id: &request.open_id,
+            group_id: &request.group_id,
+            room_type: request.room_type,
+            mute: request.mute,
+        };
+        let joined = self.shared.rooms().join(seat, token, link);
+        match joined {
+            Ok(admitted) => {
+                log.info(format_args!(
+                    "{}: {:?} joined {:?} ({} members{})",
+                    self.remote,
+                    request.open_id,
+                    request.group_id,
+                    admitted.open_id_list.len(),
+                    if admitted.replaced_another {
+                        ", replacing an older session"
+                    } else {
+                        ""
+                    }
+                ));
+                let reply = ServerMessage::Joined {
+                    open_id_list: admitted.open_id_list,
+                    resume_token: admitted.resume_token,
+                };
+                if self.write(&reply).await {
+                    Some(admitted.session)
+                } else {
+                    self.shared.rooms().leave(admitted.session);
+                    None
+                }
+            }
+            Err(refusal) => {
+                let (code, reason) = match refusal {
+                    JoinRefusal::RoomFull => (ErrorCode::RoomFull, "room is full".to_string()),
+                    JoinRefusal::RoomTypeMismatch { existing } => (
+                        ErrorCode::RoomTypeMismatch,
+                        format!("room is a {} room", existing.as_str()),
+                    ),
+                };
+                log.info(format_args!(
+                    "{}: join to {:?} refused: {reason}",
+                    self.remote, request.group_id
+                ));
+                self.reject(code, reason).await;
+                None
+            }
+        }
+    }
+
+    async fn resume(
+        &mut self,
+        token: &str,
+        link: MemberLink,
+        mute: crate::MuteConfig,
+    ) -> Option<SessionId> {
+        let resumed = self.shared.rooms().resume(token, link, mute);
+        match resumed {
+            Some((session, open_id_list)) => {
+                self.shared
+                    .logger
+                    .info(format_args!("{}: resumed session {session}", self.remote));
+                let reply = ServerMessage::Joined {
+                    open_id_list,
+                    resume_token: token.to_string(),
+                };
+                self.write(&reply).await.then_some(session)
+            }
+            None => {
+                self.reject(ErrorCode::NotInRoom, "no seat to resume".into())
+                    .await;
+                None
+            }
+        }
+    }
+
+    async fn reject(&mut self, code: ErrorCode, reason: String) {
+        let message = ServerMessage::Rejected {
+            code: code.as_i32(),
+            reason,
+        };
+        self.finish_with(&message, close_code::REJECTED).await;
+    }
+
+    async fn run(
+        mut self,
+        session: SessionId,
+        link: MemberLink,
+        mut outbox: mpsc::Receiver<ServerMessage>,
+        recv: quinn::RecvStream,
+    ) {
+        let mut inbox = wire::spawn_reader::<ClientMessage, _>(recv);
+        let ending = loop {
+            tokio::select! {
+                incoming = inbox.recv() => match incoming {
+                    Some(Ok(message)) => {
+                        if let Some(ending) = self.handle(session, &link, message).await {
+                            break ending;
+                        }
+                    }
+                    Some(Err(WireError::Closed | WireError::Io(_))) | None => break self.classify_loss().await,
+                    Some(Err(e)) => {
+                        self.shared.logger.warn(format_args!("{}: protocol error: {e}", self.remote));
+                        self.connection.close(close_code::PROTOCOL_ERROR, b"protocol error");
+                        break Ending::Evict;
+                    }
+                },
+                outgoing = outbox.recv() => match outgoing {
+                    Some(ServerMessage::Replaced) => {
+                        self.finish_with(&ServerMessage::Replaced, close_code::REPLACED).await;
+                        break Ending::Done;
+                    }
+                    Some(ServerMessage::ShuttingDown) => {
+                        self.finish_with(&ServerMessage::ShuttingDown, close_code::SHUTDOWN).await;
+                        break Ending::Evict;
+                    }
+                    Some(message) => {
+                        if !self.write(&message).await {
+                            self.shared.logger.warn(format_args!("{}: not reading its control stream", self.remote));
+                            self.connection.close(close_code::TOO_SLOW, b"not reading");
+                            break Ending::Evict;
+                        }
+                    }
+                    None => {
+                        // The registry dropped our link: resumed elsewhere, or too slow to keep.
+                        self.connection.close(close_code::TOO_SLOW, b"link dropped");
+                        break Ending::Done;
+                    }
+                },
+                _ = self.connection.closed() => break self.classify_loss().await,
+            }
+        };
+        self.end(session, &link, ending);
+    }
+
+    /// Tells a client that closed on purpose (close code 0: it left or gave up joining) from a
+    /// connection that broke, which keeps the seat for a resume.
+    async fn classify_loss(&self) -> Ending {
+        match timeout(Duration::from_millis(200), self.connection.closed()).await {
+            Ok(quinn::ConnectionError::ApplicationClosed(close))
+                if close.error_code == close_code::NORMAL =>
+            {
+                Ending::Evict
+            }
+            Ok(quinn::ConnectionError::LocallyClosed) => Ending::Evict,
+            Ok(_) => Ending::Lost,
+            // The stream ended but the connection lives on: the client broke the protocol.
+            Err(_) => {
+                self.connection
+                    .close(close_code::PROTOCOL_ERROR, b"control stream ended");
+                Ending::Evict
+            }
+        }
+    }
+
+    /// Handles one client message; `Some` ends the connection.
+    async fn handle(
+        &mut self,
+        session: SessionId,
+        link: &MemberLink,
+        message: ClientMessage,
+    ) -> Option<Ending> {
+        match message {
+            ClientMessage::UpdateMute { mute } => {
+                self.shared.rooms().update_mute(session, mute);
+                (!self.write(&ServerMessage::MuteUpdated).await).then_some(Ending::Evict)
+            }
+            ClientMessage::Leave => {
+                if self.shared.rooms().is_attached(session, link) {
+                    self.shared.rooms().leave(session);
+                }
+                self.shared
+                    .logger
+                    .info(format_args!("{}: session {session} left", self.remote));
+                self.finish_with(&ServerMessage::Left, close_code::NORMAL)
+                    .await;
+                Some(Ending::Done)
+            }
+            ClientMessage::Join(_) | ClientMessage::Resume { .. } => {
+                self.shared.logger.warn(format_args!(
+                    "{}: second join on one connection",
+                    self.remote
+                ));
+                self.connection
+                    .close(close_code::PROTOCOL_ERROR, b"already joined");
+                Some(Ending::Evict)
+            }
+        }
+    }
+
+    fn end(self, session: SessionId, link: &MemberLink, ending: Ending) {
+        let shared = self.shared;
+        let mut rooms = shared.rooms();
+        if !rooms.is_attached(session, link) {
+            // A resumed seat belongs to the newer connection now; leave it alone. A seat whose
+            // link the registry cut is nobody's: free it.
+            if rooms.is_cut_off(session) {
+                rooms.leave(session);
+            }
+            return;
+        }
+        match ending {
+            Ending::Done => {}
+            Ending::Evict => rooms.leave(session),
+            Ending::Lost if shared.resume_grace.is_zero() => rooms.leave(session),
+            Ending::Lost => {
+                let Some(generation) = rooms.detach(session) else {
+                    return;
+                };
+                drop(rooms);
+                shared.logger.info(format_args!(
+                    "{}: connection lost; seat kept for a resume",
+                    self.remote
+                ));
+                let grace = shared.resume_grace;
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(grace).await;
+                    if shared.rooms().expire(session, generation) {
+                        shared
+                            .logger
+                            .info(format_args!("session {session} not resumed; removed"));
+                    }
+                });
+            }
+        }
+    }
+}
+
+fn new_resume_token() -> String {
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    to_lower_hex(&bytes)
+}

@@ -1,0 +1,180 @@
+//! The relay server: QUIC endpoint, signed admission, rooms. Runs as the `voipchat-server`
+//! binary or embedded in a game host, a test or the demo through [`Server::start`].
+
+mod admission;
+mod connection;
+mod rooms;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+pub use admission::{Admission, Refusal};
+pub use rooms::{JoinRefusal, Rooms};
+
+use crate::error::{ErrorCode, VoipError};
+use crate::log::Logger;
+use crate::net::tls::{self, Liveness, ServerIdentity};
+
+/// Everything a relay needs to start. `Default` listens on a free loopback port with a fresh
+/// self-signed certificate and no apps (add at least one to admit anybody).
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// app_id -> app_secret. The secret signs joins; it never leaves the game's backend.
+    pub apps: HashMap<String, String>,
+    /// Members per room; WeChat's default is 10.
+    pub max_members: usize,
+    /// How far a join's timestamp may be from the server's clock, either way.
+    pub timestamp_window: Duration,
+    /// The TLS certificate; `None` makes a self-signed one (clients pin its fingerprint).
+    pub identity: Option<ServerIdentity>,
+    /// How long a member whose connection dropped keeps their seat for a resume.
+    pub resume_grace: Duration,
+    pub liveness: Liveness,
+    /// Time a new connection has to finish its handshake and send its first message.
+    pub handshake_timeout: Duration,
+    pub logger: Logger,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            apps: HashMap::new(),
+            max_members: 10,
+            timestamp_window: Duration::from_secs(300),
+            identity: None,
+            resume_grace: Duration::from_secs(10),
+            liveness: Liveness::default(),
+            handshake_timeout: Duration::from_secs(5),
+            logger: Logger::default(),
+        }
+    }
+}
+
+/// State every connection task shares. Each lock is held for a few map operations only, never
+/// across an `.await`.
+pub(crate) struct Shared {
+    admission: Mutex<Admission>,
+    rooms: Mutex<Rooms>,
+    resume_grace: Duration,
+    handshake_timeout: Duration,
+    logger: Logger,
+}
+
+impl Shared {
+    fn rooms(&self) -> MutexGuard<'_, Rooms> {
+        // A panic while holding the lock leaves the maps consistent (no multi-step invariants
+        // are half-written across a panic point), so carry on rather than poison every room.
+        self.rooms
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn admission(&self) -> MutexGuard<'_, Admission> {
+        self.admission
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A running relay. Dropping it without [`Server::shutdown`] stops accepting but does not wait.
+pub struct Server {
+    endpoint: quinn::Endpoint,
+    local_addr: SocketAddr,
+    cert_sha256: String,
+    shared: Arc<Shared>,
+    accept_task: JoinHandle<()>,
+}
+
+/// A snapshot of the relay's load, for tests and operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerStats {
+    pub rooms: usize,
+    pub members: usize,
+}
+
+impl Server {
+    /// Binds and starts accepting. Must be called inside a tokio runtime.
+    pub async fn start(config: ServerConfig) -> Result<Server, VoipError> {
+        let identity = match config.identity {
+            Some(identity) => identity,
+            None => ServerIdentity::self_signed()?,
+        };
+        let cert_sha256 = identity.fingerprint();
+        let server_config = tls::server_config(&identity, config.liveness)?;
+        let endpoint = quinn::Endpoint::server(server_config, config.listen).map_err(|e| {
+            VoipError::new(
+                ErrorCode::InvalidArgument,
+                format!("cannot listen on {}: {e}", config.listen),
+            )
+        })?;
+        let local_addr = endpoint
+            .local_addr()
+            .map_err(|e| VoipError::new(ErrorCode::System, format!("local address: {e}")))?;
+        let window_secs = i64::try_from(config.timestamp_window.as_secs()).unwrap_or(i64::MAX);
+        let shared = Arc::new(Shared {
+            admission: Mutex::new(Admission::new(config.apps, window_secs)),
+            rooms: Mutex::new(Rooms::new(config.max_members)),
+            resume_grace: config.resume_grace,
+            handshake_timeout: config.handshake_timeout,
+            logger: config.logger,
+        });
+        shared
+            .logger
+            .info(format_args!("listening on {local_addr}"));
+        let accept_task = tokio::spawn(accept_loop(endpoint.clone(), shared.clone()));
+        Ok(Server {
+            endpoint,
+            local_addr,
+            cert_sha256,
+            shared,
+            accept_task,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Lowercase hex SHA-256 of the certificate's DER: give it to clients to pin.
+    pub fn cert_sha256(&self) -> &str {
+        &self.cert_sha256
+    }
+
+    pub fn stats(&self) -> ServerStats {
+        let rooms = self.shared.rooms();
+        ServerStats {
+            rooms: rooms.room_count(),
+            members: rooms.member_count(),
+        }
+    }
+
+    /// Tells every member the server is going away, closes all connections and waits (briefly)
+    /// for them to drain.
+    pub async fn shutdown(self) {
+        self.accept_task.abort();
+        self.shared.rooms().announce_shutdown();
+        // Give connection tasks a moment to deliver the notice before the endpoint closes.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        self.endpoint
+            .close(connection::close_code::SHUTDOWN, b"server shutting down");
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
+        self.shared.logger.info(format_args!("stopped"));
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.accept_task.abort();
+    }
+}
+
+async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
+    while let Some(incoming) = endpoint.accept().await {
+        tokio::spawn(connection::serve(shared.clone(), incoming));
+    }
+}

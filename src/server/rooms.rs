@@ -1,0 +1,463 @@
+//! The room registry: who is in which room, one session per user, resumable seats.
+//!
+//! Pure state behind one lock, no I/O: messages to members go through bounded channels with
+//! `try_send`, so a member that stops reading is cut off instead of stalling everyone else.
+
+use std::collections::HashMap;
+
+use tokio::sync::mpsc;
+
+use crate::net::wire::ServerMessage;
+use crate::types::{MuteConfig, RoomType};
+
+pub type SessionId = u64;
+
+/// Control messages queued for one member's connection before it is considered stuck.
+pub const LINK_QUEUE: usize = 64;
+
+/// The sending half towards one member's connection task.
+pub type MemberLink = mpsc::Sender<ServerMessage>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct UserKey {
+    app_id: String,
+    open_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RoomKey {
+    pub app_id: String,
+    pub group_id: String,
+}
+
+struct Session {
+    user: UserKey,
+    room: RoomKey,
+    resume_token: String,
+    /// `None` while the member's connection is lost and it may still resume.
+    link: Option<MemberLink>,
+    /// Bumped on every detach so a stale expiry timer cannot evict a resumed member.
+    detach_generation: u64,
+    mute: MuteConfig,
+}
+
+struct Room {
+    room_type: RoomType,
+    /// In join order, so every member sees the same list.
+    members: Vec<SessionId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinRefusal {
+    RoomFull,
+    RoomTypeMismatch { existing: RoomType },
+}
+
+#[derive(Debug)]
+pub struct Admitted {
+    pub session: SessionId,
+    pub open_id_list: Vec<String>,
+    pub resume_token: String,
+    /// Whether an older session of the same user was replaced (and told so).
+    pub replaced_another: bool,
+}
+
+pub struct JoinSeat<'a> {
+    pub app_id: &'a str,
+    pub open_id: &'a str,
+    pub group_id: &'a str,
+    pub room_type: RoomType,
+    pub mute: MuteConfig,
+}
+
+pub struct Rooms {
+    max_members: usize,
+    rooms: HashMap<RoomKey, Room>,
+    sessions: HashMap<SessionId, Session>,
+    by_user: HashMap<UserKey, SessionId>,
+    by_token: HashMap<String, SessionId>,
+    next_session: SessionId,
+}
+
+impl Rooms {
+    pub fn new(max_members: usize) -> Self {
+        Self {
+            max_members,
+            rooms: HashMap::new(),
+            sessions: HashMap::new(),
+            by_user: HashMap::new(),
+            by_token: HashMap::new(),
+            next_session: 1,
+        }
+    }
+
+    /// Seats a member, creating the room on first join. If the same user already has a session,
+    /// the new one replaces it (the newer session wins) — but only if the new seat is available,
+    /// so a refused join never costs the user the call they are in.
+    pub fn join(
+        &mut self,
+        seat: JoinSeat<'_>,
+        resume_token: String,
+        link: MemberLink,
+    ) -> Result<Admitted, JoinRefusal> {
+        let user = UserKey {
+            app_id: seat.app_id.to_string(),
+            open_id: seat.open_id.to_string(),
+        };
+        let room_key = RoomKey {
+            app_id: seat.app_id.to_string(),
+            group_id: seat.group_id.to_string(),
+        };
+        let previous = self.by_user.get(&user).copied();
+        if let Some(room) = self.rooms.get(&room_key) {
+            if room.room_type != seat.room_type {
+                return Err(JoinRefusal::RoomTypeMismatch {
+                    existing: room.room_type,
+                });
+            }
+            let staying = room
+                .members
+                .iter()
+                .filter(|&&id| Some(id) != previous)
+                .count();
+            if staying >= self.max_members {
+                return Err(JoinRefusal::RoomFull);
+            }
+        } else if self.max_members == 0 {
+            return Err(JoinRefusal::RoomFull);
+        }
+
+        let replaced_another = previous.is_some();
+        if let Some(old) = previous {
+            let same_room = self.sessions.get(&old).is_some_and(|s| s.room == room_key);
+            if let Some(link) = self.sessions.get(&old).and_then(|s| s.link.as_ref()) {
+                let _ = link.try_send(ServerMessage::Replaced);
+            }
+            // In the same room the seat changes hands and the member list stays the same.
+            self.remove(old, !same_room);
+        }
+
+        let session = self.next_session;
+        self.next_session += 1;
+        let room = self.rooms.entry(room_key.clone()).or_insert_with(|| Room {
+            room_type: seat.room_type,
+            members: Vec::new(),
+        });
+        room.members.push(session);
+        self.by_user.insert(user.clone(), session);
+        self.by_token.insert(resume_token.clone(), session);
+        self.sessions.insert(
+            session,
+            Session {
+                user,
+                room: room_key.clone(),
+                resume_token: resume_token.clone(),
+                link: Some(link),
+                detach_generation: 0,
+                mute: seat.mute,
+            },
+        );
+        self.broadcast_members(&room_key, Some(session));
+        Ok(Admitted {
+            session,
+            open_id_list: self.members_of(&room_key),
+            resume_token,
+            replaced_another,
+        })
+    }
+
+    /// Removes a member for good (a leave, or an expired seat). Unknown ids are ignored, so a
+    /// replaced session's connection can call this on its way out without harm.
+    pub fn leave(&mut self, session: SessionId) {
+        self.remove(session, true);
+    }
+
+    /// Marks a member's connection as lost; the seat is kept for a resume. Returns the
+    /// generation to pass to [`Rooms::expire`].
+    pub fn detach(&mut self, session: SessionId) -> Option<u64> {
+        let s = self.sessions.get_mut(&session)?;
+        s.link = None;
+        s.detach_generation += 1;
+        Some(s.detach_generation)
+    }
+
+    /// Removes a member whose seat was not resumed since `generation`'s detach.
+    pub fn expire(&mut self, session: SessionId, generation: u64) -> bool {
+        let still_detached = self
+            .sessions
+            .get(&session)
+            .is_some_and(|s| s.link.is_none() && s.detach_generation == generation);
+        if still_detached {
+            self.remove(session, true);
+        }
+        still_detached
+    }
+
+    /// Gives a detached (or about-to-be-detached) seat a new connection.
+    pub fn resume(
+        &mut self,
+        token: &str,
+        link: MemberLink,
+        mute: MuteConfig,
+    ) -> Option<(SessionId, Vec<String>)> {
+        let session = *self.by_token.get(token)?;
+        let s = self.sessions.get_mut(&session)?;
+        // Any connection still attached is a stale one the client has already given up on.
+        s.link = Some(link);
+        s.detach_generation += 1;
+        s.mute = mute;
+        let room = s.room.clone();
+        Some((session, self.members_of(&room)))
+    }
+
+    pub fn update_mute(&mut self, session: SessionId, mute: MuteConfig) -> bool {
+        match self.sessions.get_mut(&session) {
+            Some(s) => {
+                s.mute = mute;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn mute_of(&self, session: SessionId) -> Option<MuteConfig> {
+        self.sessions.get(&session).map(|s| s.mute)
+    }
+
+    /// Whether `link` is still the connection attached to `session`.
+    pub fn is_attached(&self, session: SessionId, link: &MemberLink) -> bool {
+        self.sessions
+            .get(&session)
+            .and_then(|s| s.link.as_ref())
+            .is_some_and(|l| l.same_channel(link))
+    }
+
+    /// Whether the registry cut this member's link (it stopped reading) and nobody resumed it.
+    pub fn is_cut_off(&self, session: SessionId) -> bool {
+        self.sessions
+            .get(&session)
+            .is_some_and(|s| s.link.is_none())
+    }
+
+    /// Tells every connected member the server is going away.
+    pub fn announce_shutdown(&mut self) {
+        for s in self.sessions.values() {
+            if let Some(link) = &s.link {
+                let _ = link.try_send(ServerMessage::ShuttingDown);
+            }
+        }
+    }
+
+    pub fn room_count(&self) -> usize {
+        self.rooms.len()
+    }
+
+    pub fn member_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn members_of(&self, room: &RoomKey) -> Vec<String> {
+        self.rooms
+            .get(room)
+            .map(|r| {
+                r.members
+                    .iter()
+                    .map(|id| self.sessions[id].user.open_id.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn remove(&mut self, session: SessionId, announce: bool) {
+        let Some(s) = self.sessions.remove(&session) else {
+            return;
+        };
+        if self.by_user.get(&s.user) == Some(&session) {
+            self.by_user.remove(&s.user);
+        }
+        self.by_token.remove(&s.resume_token);
+        let Some(room) = self.rooms.get_mut(&s.room) else {
+            return;
+        };
+        room.members.retain(|&id| id != session);
+        if room.members.is_empty() {
+            self.rooms.remove(&s.room);
+        } else if announce {
+            self.broadcast_members(&s.room, None);
+        }
+    }
+
+    /// Sends the room's member list to every connected member but `except`. A member whose
+    /// queue is full is not keeping up: its link is dropped, which closes its connection.
+    fn broadcast_members(&mut self, room_key: &RoomKey, except: Option<SessionId>) {
+        let list = self.members_of(room_key);
+        let Some(room) = self.rooms.get(room_key) else {
+            return;
+        };
+        for id in room.members.clone() {
+            if Some(id) == except {
+                continue;
+            }
+            let Some(s) = self.sessions.get_mut(&id) else {
+                continue;
+            };
+            let Some(link) = &s.link else { continue };
+            let message = ServerMessage::MembersChanged {
+                open_id_list: list.clone(),
+            };
+            if link.try_send(message).is_err() {
+                s.link = None;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seat<'a>(open_id: &'a str, group_id: &'a str) -> JoinSeat<'a> {
+        JoinSeat {
+            app_id: "wx1",
+            open_id,
+            group_id,
+            room_type: RoomType::Voice,
+            mute: MuteConfig::default(),
+        }
+    }
+
+    fn link() -> (MemberLink, mpsc::Receiver<ServerMessage>) {
+        mpsc::channel(LINK_QUEUE)
+    }
+
+    fn members_changed(rx: &mut mpsc::Receiver<ServerMessage>) -> Vec<Vec<String>> {
+        let mut lists = Vec::new();
+        while let Ok(msg) = rx.try_recv() {
+            if let ServerMessage::MembersChanged { open_id_list } = msg {
+                lists.push(open_id_list);
+            }
+        }
+        lists
+    }
+
+    #[test]
+    fn first_join_creates_the_room_and_last_leave_destroys_it() {
+        let mut rooms = Rooms::new(10);
+        let (la, mut ra) = link();
+        let a = rooms.join(seat("a", "g"), "ta".into(), la).unwrap();
+        assert_eq!(a.open_id_list, ["a"]);
+        let (lb, _rb) = link();
+        let b = rooms.join(seat("b", "g"), "tb".into(), lb).unwrap();
+        assert_eq!(b.open_id_list, ["a", "b"]);
+        assert_eq!(members_changed(&mut ra), [vec!["a", "b"]]);
+        rooms.leave(b.session);
+        assert_eq!(members_changed(&mut ra), [vec!["a"]]);
+        rooms.leave(a.session);
+        assert_eq!(rooms.room_count(), 0);
+        assert_eq!(rooms.member_count(), 0);
+    }
+
+    #[test]
+    fn capacity_and_room_type_are_enforced_per_room() {
+        let mut rooms = Rooms::new(2);
+        rooms.join(seat("a", "g"), "1".into(), link().0).unwrap();
+        rooms.join(seat("b", "g"), "2".into(), link().0).unwrap();
+        assert_eq!(
+            rooms
+                .join(seat("c", "g"), "3".into(), link().0)
+                .unwrap_err(),
+            JoinRefusal::RoomFull
+        );
+        assert!(rooms.join(seat("c", "other"), "4".into(), link().0).is_ok());
+        let mut video = seat("d", "g");
+        video.room_type = RoomType::Video;
+        assert_eq!(
+            rooms.join(video, "5".into(), link().0).unwrap_err(),
+            JoinRefusal::RoomTypeMismatch {
+                existing: RoomType::Voice
+            }
+        );
+    }
+
+    #[test]
+    fn same_user_joining_again_replaces_the_older_session() {
+        let mut rooms = Rooms::new(2);
+        let (old_link, mut old_rx) = link();
+        rooms.join(seat("a", "g"), "1".into(), old_link).unwrap();
+        let (lb, mut rb) = link();
+        rooms.join(seat("b", "g"), "2".into(), lb).unwrap();
+        members_changed(&mut rb);
+        // The room is full, but the seat being replaced frees itself.
+        let again = rooms.join(seat("a", "g"), "3".into(), link().0).unwrap();
+        assert!(again.replaced_another);
+        assert_eq!(again.open_id_list, ["b", "a"]);
+        assert_eq!(old_rx.try_recv().unwrap(), ServerMessage::Replaced);
+        assert_eq!(rooms.member_count(), 2);
+        // Joining from elsewhere into another room removes the user from the first room.
+        rooms.join(seat("a", "h"), "4".into(), link().0).unwrap();
+        assert_eq!(members_changed(&mut rb).last().unwrap(), &vec!["b"]);
+    }
+
+    #[test]
+    fn a_refused_join_keeps_the_users_current_seat() {
+        let mut rooms = Rooms::new(1);
+        let (la, mut ra) = link();
+        rooms.join(seat("a", "g"), "1".into(), la).unwrap();
+        rooms.join(seat("b", "full"), "2".into(), link().0).unwrap();
+        assert_eq!(
+            rooms
+                .join(seat("a", "full"), "3".into(), link().0)
+                .unwrap_err(),
+            JoinRefusal::RoomFull
+        );
+        assert!(ra.try_recv().is_err(), "not told it was replaced");
+        assert_eq!(
+            rooms.members_of(&RoomKey {
+                app_id: "wx1".into(),
+                group_id: "g".into()
+            }),
+            ["a"]
+        );
+    }
+
+    #[test]
+    fn a_detached_seat_can_be_resumed_until_it_expires() {
+        let mut rooms = Rooms::new(10);
+        let a = rooms.join(seat("a", "g"), "tok".into(), link().0).unwrap();
+        let generation = rooms.detach(a.session).unwrap();
+        let (resumed, list) = rooms
+            .resume("tok", link().0, MuteConfig::default())
+            .unwrap();
+        assert_eq!((resumed, list), (a.session, vec!["a".to_string()]));
+        assert!(
+            !rooms.expire(a.session, generation),
+            "a resumed seat does not expire"
+        );
+        let generation = rooms.detach(a.session).unwrap();
+        assert!(rooms.expire(a.session, generation));
+        assert!(rooms
+            .resume("tok", link().0, MuteConfig::default())
+            .is_none());
+        assert_eq!(rooms.room_count(), 0);
+    }
+
+    #[test]
+    fn a_member_that_stops_reading_is_cut_off_without_blocking_others() {
+        let mut rooms = Rooms::new(100);
+        let (slow, _slow_rx_never_read) = mpsc::channel(1);
+        rooms
+            .join(seat("slow", "g"), "s".into(), slow.clone())
+            .unwrap();
+        for i in 0..3 {
+            rooms
+                .join(seat(&format!("u{i}"), "g"), format!("t{i}"), link().0)
+                .unwrap();
+        }
+        let session = rooms.by_user[&UserKey {
+            app_id: "wx1".into(),
+            open_id: "slow".into(),
+        }];
+        assert!(!rooms.is_attached(session, &slow));
+        assert_eq!(rooms.member_count(), 4);
+    }
+}
