@@ -9,4 +9,5 @@ pub use error::{ErrorCode, VoipError};
 pub use server::{Server, ServerConfig};
 pub use types::{MuteConfig, RoomType};
 pub mod client;
+pub mod ffi;
 pub use client::{ChatState, Client, ClientConfig, Event, JoinParams};

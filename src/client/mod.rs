@@ -214,7 +214,22 @@ impl Client {
         params: JoinParams,
         done: Completion<Vec<String>>,
     ) -> Result<(), VoipError> {
-        check_join_params(&params)?;
+        let accepted = check_join_params(&params).and_then(|()| self.claim_session());
+        let (id, inbox) = match accepted {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                done.disarm();
+                return Err(error);
+            }
+        };
+        self.shared.set_state(ChatState::Joining, &params, None);
+        let task = session::Session::new(self.shared.clone(), id, params, inbox);
+        self.shared.runtime.spawn(task.run(done));
+        Ok(())
+    }
+
+    /// Takes the client's one session slot, or says why not (-1).
+    fn claim_session(&self) -> Result<(u64, mpsc::UnboundedReceiver<session::Command>), VoipError> {
         let mut slot = self.shared.session();
         if slot.as_ref().is_some_and(|s| !s.commands.is_closed()) {
             return Err(VoipError::new(
@@ -225,17 +240,15 @@ impl Client {
         let id = self.shared.next_session_id.fetch_add(1, Ordering::Relaxed);
         let (commands, inbox) = mpsc::unbounded_channel();
         *slot = Some(SessionHandle { id, commands });
-        drop(slot);
-        self.shared.set_state(ChatState::Joining, &params, None);
-        let task = session::Session::new(self.shared.clone(), id, params, inbox);
-        self.shared.runtime.spawn(task.run(done));
-        Ok(())
+        Ok((id, inbox))
     }
 
+    /// Leaves the room, or abandons a join in progress. Errors as for [`Client::join_with`].
     pub fn exit_with(&self, done: Completion<()>) -> Result<(), VoipError> {
-        self.send(|reply| session::Command::Exit(reply), done)
+        self.send(session::Command::Exit, done)
     }
 
+    /// Changes what is muted. Errors as for [`Client::join_with`].
     pub fn update_mute_config_with(
         &self,
         mute: MuteConfig,
@@ -250,13 +263,16 @@ impl Client {
         done: Completion<()>,
     ) -> Result<(), VoipError> {
         let slot = self.shared.session();
-        let not_in_room = || VoipError::new(ErrorCode::NotInRoom, "not in a room");
-        let handle = slot.as_ref().ok_or_else(not_in_room)?;
+        let not_in_room = VoipError::new(ErrorCode::NotInRoom, "not in a room");
+        let Some(handle) = slot.as_ref() else {
+            done.disarm();
+            return Err(not_in_room);
+        };
         handle.commands.send(command(done)).map_err(|rejected| {
             // The session ended between our look and the send: answer as if we had looked later.
             let (session::Command::Exit(done) | session::Command::UpdateMute(_, done)) = rejected.0;
             done.disarm();
-            not_in_room()
+            not_in_room
         })
     }
 }
