@@ -117,3 +117,5 @@ impl Events {
         events
     }
 }
+
+pub mod udp_proxy;

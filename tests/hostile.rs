@@ -1,0 +1,150 @@
+//! One bad client never disturbs other members or rooms: malformed frames, protocol
+//! violations and silent connections each end that one connection.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use voipchat::net::tls::{client_config, Liveness};
+use voipchat::net::wire::{self, ServerMessage};
+use voipchat::Server;
+
+/// A raw QUIC connection to the relay with the control stream open, for speaking out of turn.
+async fn raw_connection(server: &Server) -> (quinn::Endpoint, quinn::Connection) {
+    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    endpoint.set_default_client_config(
+        client_config(Some(server.cert_sha256()), Liveness::default()).unwrap(),
+    );
+    let connection = endpoint
+        .connect(server.local_addr(), "localhost")
+        .unwrap()
+        .await
+        .expect("handshake");
+    (endpoint, connection)
+}
+
+/// Waits until the server closes `connection`, failing the test after 10 s.
+async fn closed_by_server(connection: &quinn::Connection) -> quinn::ConnectionError {
+    tokio::time::timeout(Duration::from_secs(10), connection.closed())
+        .await
+        .expect("the server closes the connection")
+}
+
+/// Two members in a room that the hostile traffic must not disturb.
+async fn bystanders(server: &Server) -> (voipchat::Client, Events, voipchat::Client, Events) {
+    let (alice, mut alice_events) = client(server);
+    alice.join(signed("alice", "calm")).await.unwrap();
+    let (bob, bob_events) = client(server);
+    bob.join(signed("bob", "calm")).await.unwrap();
+    assert_eq!(alice_events.members().await, ["alice", "bob"]);
+    (alice, alice_events, bob, bob_events)
+}
+
+/// The bystanders still hear about joins and leaves, and can still act.
+async fn still_fine(server: &Server, alice_events: &mut Events, bob: &voipchat::Client) {
+    let (carol, _e) = client(server);
+    carol.join(signed("carol", "calm")).await.unwrap();
+    assert_eq!(alice_events.members().await, ["alice", "bob", "carol"]);
+    bob.update_mute_config(voipchat::MuteConfig::default())
+        .await
+        .unwrap();
+    carol.exit().await.unwrap();
+    assert_eq!(alice_events.members().await, ["alice", "bob"]);
+}
+
+#[tokio::test]
+async fn malformed_frames_close_only_that_connection() {
+    let server = server().await;
+    let (_alice, mut alice_events, bob, _bob_events) = bystanders(&server).await;
+    let junk: [&[u8]; 4] = [
+        b"\x00\x00\x00\x05hello",                  // not JSON
+        b"\x00\x00\x00\x12{\"type\":\"explode\"}", // unknown message
+        b"\xff\xff\xff\xff",                       // absurd length
+        b"\x00\x00\x00\x0a{\"type\":\"",           // truncated, then the stream ends
+    ];
+    for bytes in junk {
+        let (_endpoint, connection) = raw_connection(&server).await;
+        let (mut send, _recv) = connection.open_bi().await.unwrap();
+        send.write_all(bytes).await.unwrap();
+        send.finish().unwrap();
+        closed_by_server(&connection).await;
+    }
+    assert_eq!(server.stats().members, 2);
+    still_fine(&server, &mut alice_events, &bob).await;
+}
+
+#[tokio::test]
+async fn protocol_violations_close_only_that_connection() {
+    let server = server().await;
+    let (_alice, mut alice_events, bob, _bob_events) = bystanders(&server).await;
+
+    // A command before joining.
+    let (_endpoint, connection) = raw_connection(&server).await;
+    let (mut send, _recv) = connection.open_bi().await.unwrap();
+    wire::write_message(&mut send, &wire::ClientMessage::Leave)
+        .await
+        .unwrap();
+    closed_by_server(&connection).await;
+
+    // A second join on an admitted connection evicts that member, and only that member.
+    let (_endpoint, connection) = raw_connection(&server).await;
+    let (mut send, mut recv) = connection.open_bi().await.unwrap();
+    let p = signed("mallory", "calm");
+    let join = wire::ClientMessage::Join(wire::JoinRequest {
+        app_id: p.app_id,
+        open_id: p.open_id,
+        group_id: p.group_id,
+        nonce_str: p.nonce_str,
+        time_stamp: p.time_stamp,
+        signature: p.signature,
+        room_type: p.room_type,
+        mute: p.mute_config,
+    });
+    wire::write_message(&mut send, &join).await.unwrap();
+    let reply: ServerMessage = wire::read_message(&mut recv).await.unwrap();
+    assert!(matches!(reply, ServerMessage::Joined { .. }), "{reply:?}");
+    assert_eq!(alice_events.members().await, ["alice", "bob", "mallory"]);
+    wire::write_message(&mut send, &join).await.unwrap();
+    closed_by_server(&connection).await;
+    assert_eq!(alice_events.members().await, ["alice", "bob"]);
+
+    // A second stream is refused by QUIC flow control itself: only one is allowed.
+    let (_endpoint, connection) = raw_connection(&server).await;
+    let (_send1, _recv1) = connection.open_bi().await.unwrap();
+    let second = tokio::time::timeout(Duration::from_millis(300), connection.open_bi()).await;
+    assert!(second.is_err(), "a second control stream must not open");
+
+    still_fine(&server, &mut alice_events, &bob).await;
+}
+
+#[tokio::test]
+async fn a_connection_that_never_joins_is_dropped_after_the_handshake_timeout() {
+    let server = server_with(|c| c.handshake_timeout = Duration::from_millis(300)).await;
+    let (_alice, mut alice_events, bob, _bob_events) = bystanders(&server).await;
+    let (_endpoint, connection) = raw_connection(&server).await;
+    let started = std::time::Instant::now();
+    closed_by_server(&connection).await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    still_fine(&server, &mut alice_events, &bob).await;
+}
+
+#[tokio::test]
+async fn many_failed_joins_do_not_disturb_a_room() {
+    let server = server().await;
+    let (_alice, mut alice_events, bob, _bob_events) = bystanders(&server).await;
+    for i in 0..20 {
+        let (c, _e) = client(&server);
+        let mut p = signed(&format!("intruder{i}"), "calm");
+        p.signature = "f".repeat(64);
+        assert_eq!(
+            c.join(p).await.unwrap_err().code,
+            voipchat::ErrorCode::SignatureRejected
+        );
+    }
+    assert!(alice_events
+        .drain()
+        .iter()
+        .all(|e| !matches!(e, voipchat::Event::MembersChanged(_))));
+    still_fine(&server, &mut alice_events, &bob).await;
+}
