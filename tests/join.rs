@@ -312,10 +312,7 @@ async fn the_same_open_id_joining_again_replaces_the_older_session() {
     );
     let err = first_events.interrupted().await;
     assert_eq!(err.code, ErrorCode::SessionReplaced);
-    assert_eq!(
-        first_events.wait_for(|e| state_of(e)).await,
-        ChatState::Left
-    );
+    assert_eq!(first_events.wait_for(state_of).await, ChatState::Left);
     assert_eq!(first.state(), ChatState::Left);
     assert_eq!(bob_events.members().await, ids(&["bob", "alice"]));
     assert_eq!(server.stats().members, 2);

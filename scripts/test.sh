@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The test command (README, CI): formatting, lints, the generated header, the Rust tests,
+# the C ABI test (plain and under valgrind), and the C example.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "build (regenerates include/voipchat.h)"
+cargo build --all-targets
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    if ! git diff --exit-code -- include/voipchat.h; then
+        echo "include/voipchat.h is stale: build, then commit the regenerated header." >&2
+        exit 1
+    fi
+fi
+
+step "cargo clippy"
+cargo clippy --all-targets -- -D warnings
+
+step "Rust tests"
+cargo test --all-targets
+
+step "C ABI test (plain, then valgrind)"
+bash tests/c/run.sh
+
+step "C example"
+mkdir -p target/c
+cc -std=c11 -Wall -Wextra -Werror -I include examples/c/join_room.c \
+    -L target/debug -lvoipchat -Wl,-rpath,"$PWD/target/debug" -o target/c/join_room
+target/c/join_room --seconds 0.5
+
+step "all checks passed"
