@@ -1,13 +1,19 @@
+//! voipchat: real-time voice chat for games, after WeChat's `wx.joinVoIPChat` API.
+//!
+//! The Rust API ([`Client`], [`Server`]) is the real interface; [`ffi`] translates it to the C
+//! ABI that `include/voipchat.h` describes, and the engine bindings wrap that.
+
+pub mod audio;
 pub mod auth;
+pub mod client;
 pub mod error;
+pub mod ffi;
 pub mod log;
 pub mod net;
 pub mod server;
 pub mod types;
 
+pub use client::{ChatState, Client, ClientConfig, Event, JoinParams};
 pub use error::{ErrorCode, VoipError};
 pub use server::{Server, ServerConfig};
 pub use types::{MuteConfig, RoomType};
-pub mod client;
-pub mod ffi;
-pub use client::{ChatState, Client, ClientConfig, Event, JoinParams};
