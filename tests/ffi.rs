@@ -432,6 +432,55 @@ fn calls_before_init_fail_synchronously_with_minus_1001() {
     );
 }
 
+/// Threads of this process with the given name (from /proc, so nothing in the SDK is trusted).
+fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim_end() == name)
+        .count()
+}
+
+#[test]
+fn a_failed_init_leaves_no_thread_behind() {
+    let _turn = SDK_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let before = threads_named("voipchat-callba"); // comm is cut to 15 bytes
+    let addr = CString::new("no-port").unwrap();
+    let mut config = voip_config_default();
+    config.server = addr.as_ptr();
+    config.dispatch = VOIP_DISPATCH_THREAD;
+    for _ in 0..3 {
+        assert_eq!(unsafe { voip_init(&config) }, VOIP_ERR_INVALID_ARGUMENT);
+    }
+    assert_eq!(threads_named("voipchat-callba"), before);
+}
+
+#[test]
+fn exit_and_mute_outside_a_room_report_minus_1005_exactly_once() {
+    let _turn = SDK_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let f = fixture();
+    init(&f, VOIP_DISPATCH_POLL);
+    let probe = Probe::new();
+    assert_eq!(unsafe { voip_exit(callbacks(), probe.as_user_data()) }, VOIP_ERR_NOT_IN_ROOM);
+    let mute = VoipMuteConfig::default();
+    let code = unsafe { voip_update_mute_config(&mute, callbacks(), probe.as_user_data()) };
+    assert_eq!(code, VOIP_ERR_NOT_IN_ROOM);
+    let null_mute = unsafe { voip_update_mute_config(std::ptr::null(), callbacks(), probe.as_user_data()) };
+    assert_eq!(null_mute, VOIP_ERR_INVALID_ARGUMENT);
+    probe.wait_for("complete", 3, true);
+    voip_shutdown();
+    let fails: Vec<(i32, String)> = probe.calls("fail").into_iter().map(|c| (c.0, c.1)).collect();
+    assert_eq!(
+        fails,
+        [
+            (VOIP_ERR_NOT_IN_ROOM, "exitVoIPChat:fail not in a room".to_string()),
+            (VOIP_ERR_NOT_IN_ROOM, "updateVoIPChatMuteConfig:fail not in a room".to_string()),
+            (VOIP_ERR_INVALID_ARGUMENT, "updateVoIPChatMuteConfig:fail mute_config is NULL".to_string()),
+        ]
+    );
+    assert_eq!(probe.count("complete"), 3);
+}
+
 #[test]
 fn signing_helpers_write_nul_terminated_answers_and_refuse_small_buffers() {
     let mut out = [0 as c_char; VOIP_SIGNATURE_BUFFER];

@@ -12,6 +12,7 @@ use tokio::time::{sleep, sleep_until, Instant};
 use super::connect::{self, Link};
 use super::{ChatState, ClientShared, Completion, Event, JoinParams};
 use crate::error::{ErrorCode, VoipError};
+use crate::net::close_code;
 use crate::net::wire::{self, ClientMessage, JoinRequest, ServerMessage};
 use crate::types::MuteConfig;
 
@@ -22,10 +23,6 @@ pub(crate) enum Command {
 
 /// How long an exit waits for the server's `Left` before closing anyway.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
-/// QUIC close code for a clean departure; the server frees the seat at once.
-const CLOSE_NORMAL: quinn::VarInt = quinn::VarInt::from_u32(0);
-/// Close code for a connection given up in favour of a resumed one.
-const CLOSE_SUPERSEDED: quinn::VarInt = quinn::VarInt::from_u32(6);
 /// Pause between resume attempts, doubling up to the maximum.
 const RESUME_BACKOFF_START: Duration = Duration::from_millis(100);
 const RESUME_BACKOFF_MAX: Duration = Duration::from_secs(1);
@@ -62,6 +59,35 @@ enum Resumed {
 
 type JoinFailure = (VoipError, Option<Completion<()>>);
 
+fn replaced() -> VoipError {
+    VoipError::new(
+        ErrorCode::SessionReplaced,
+        "the same open_id joined from another session",
+    )
+}
+
+fn server_shutting_down() -> VoipError {
+    VoipError::new(ErrorCode::ServerShuttingDown, "the server is shutting down")
+}
+
+/// Why the server closed the connection, when it said so with a close code: the notice that
+/// travels on the control stream can lose the race with the close itself.
+fn stop_for_close(connection: &quinn::Connection) -> Stop {
+    match connection.close_reason() {
+        Some(quinn::ConnectionError::ApplicationClosed(close))
+            if close.error_code == close_code::SHUTDOWN =>
+        {
+            Stop::Interrupted(server_shutting_down())
+        }
+        Some(quinn::ConnectionError::ApplicationClosed(close))
+            if close.error_code == close_code::REPLACED =>
+        {
+            Stop::Interrupted(replaced())
+        }
+        _ => Stop::Lost,
+    }
+}
+
 impl Session {
     pub(crate) fn new(
         shared: Arc<ClientShared>,
@@ -95,15 +121,15 @@ impl Session {
         loop {
             match self.serve(&mut link).await {
                 Stop::Exited(exit) => {
-                    link.connection.close(CLOSE_NORMAL, b"bye");
+                    link.connection.close(close_code::NORMAL, b"bye");
                     return self.finish(None, exit);
                 }
                 Stop::Interrupted(error) => {
-                    link.connection.close(CLOSE_NORMAL, b"interrupted");
+                    link.connection.close(close_code::NORMAL, b"interrupted");
                     return self.interrupted(error);
                 }
                 Stop::Lost => {
-                    link.connection.close(CLOSE_SUPERSEDED, b"resuming");
+                    link.connection.close(close_code::SUPERSEDED, b"resuming");
                     self.shared
                         .config
                         .logger
@@ -214,16 +240,10 @@ impl Session {
                         return Stop::Exited(exiting.take().and_then(|(done, _)| done));
                     }
                     Some(Ok(ServerMessage::Replaced)) => {
-                        return Stop::Interrupted(VoipError::new(
-                            ErrorCode::SessionReplaced,
-                            "the same open_id joined from another session",
-                        ));
+                        return Stop::Interrupted(replaced());
                     }
                     Some(Ok(ServerMessage::ShuttingDown)) => {
-                        return Stop::Interrupted(VoipError::new(
-                            ErrorCode::ServerShuttingDown,
-                            "the server is shutting down",
-                        ));
+                        return Stop::Interrupted(server_shutting_down());
                     }
                     Some(Ok(other)) => {
                         self.shared.config.logger.warn(format_args!("ignoring unexpected {other:?}"));
@@ -232,7 +252,7 @@ impl Session {
                         // A connection that breaks while we are leaving has done its job.
                         return match exiting.take() {
                             Some((done, _)) => Stop::Exited(done),
-                            None => Stop::Lost,
+                            None => stop_for_close(&link.connection),
                         };
                     }
                 },

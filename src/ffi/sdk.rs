@@ -178,6 +178,43 @@ fn notify(
     }
 }
 
+/// What a call's result carries in `open_id_list`: the members for a join, nothing otherwise.
+trait OpenIds: Send + 'static {
+    fn into_open_ids(self) -> Vec<String>;
+}
+
+impl OpenIds for Vec<String> {
+    fn into_open_ids(self) -> Vec<String> {
+        self
+    }
+}
+
+impl OpenIds for () {
+    fn into_open_ids(self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Where one call's outcome goes: its callbacks, through the dispatcher.
+struct Reply {
+    api: &'static str,
+    callbacks: VoipCallbacks,
+    user_data: UserData,
+    dispatcher: Arc<Dispatcher>,
+}
+
+impl Reply {
+    /// The call's one completion. Handed to the client, it fires exactly once; on a
+    /// synchronous error the client disarms it and `call_with_callbacks` reports the error.
+    fn completion<T: OpenIds>(self) -> Completion<T> {
+        Completion::new(move |outcome: Result<T, VoipError>| {
+            let outcome = outcome.map(OpenIds::into_open_ids);
+            let job = result_job(self.api, self.callbacks, self.user_data, outcome);
+            self.dispatcher.push(job);
+        })
+    }
+}
+
 /// Runs an entry point that takes callbacks: returns 0 when accepted; otherwise reports the
 /// error through `fail` and `complete` (queued to the dispatcher, or at once when the SDK is
 /// not initialized) and returns its code.
@@ -185,7 +222,7 @@ fn call_with_callbacks(
     api: &'static str,
     callbacks: VoipCallbacks,
     user_data: *mut c_void,
-    body: impl FnOnce(&Sdk, Completion<Vec<String>>) -> Result<(), VoipError>,
+    body: impl FnOnce(&Sdk, Reply) -> Result<(), VoipError>,
 ) -> i32 {
     let user_data = UserData(user_data);
     let mut dispatcher = None;
@@ -198,11 +235,13 @@ fn call_with_callbacks(
             )
         })?;
         dispatcher = Some(sdk.dispatcher.clone());
-        let queue = sdk.dispatcher.clone();
-        let done = Completion::new(move |outcome| {
-            queue.push(result_job(api, callbacks, user_data, outcome))
-        });
-        body(sdk, done)
+        let reply = Reply {
+            api,
+            callbacks,
+            user_data,
+            dispatcher: sdk.dispatcher.clone(),
+        };
+        body(sdk, reply)
     });
     let Err(error) = accepted else { return VOIP_OK };
     let code = error.code.as_i32();
@@ -334,6 +373,33 @@ pub extern "C" fn voip_config_default() -> VoipConfig {
     }
 }
 
+/// Builds the runtime and the client around an already started dispatcher.
+///
+/// # Safety
+/// `config` is a valid `VoipConfig` whose strings are NULL or NUL-terminated.
+unsafe fn start_sdk(
+    config: &VoipConfig,
+    dispatcher: &Arc<Dispatcher>,
+    poll_mode: bool,
+) -> Result<Sdk, VoipError> {
+    let client_config = read_config(config, dispatched_logger(config, dispatcher))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("voipchat-runtime")
+        .enable_all()
+        .build()
+        .map_err(|e| VoipError::new(ErrorCode::System, format!("cannot start the runtime: {e}")))?;
+    let events = dispatcher.clone();
+    let sink = Arc::new(move |event: Event| events.push(event_job(event)));
+    let client = Client::with_runtime(client_config, runtime.handle().clone(), sink)?;
+    Ok(Sdk {
+        runtime,
+        client,
+        dispatcher: dispatcher.clone(),
+        poll_mode,
+    })
+}
+
 /// Starts the SDK. Returns 0, or -1001 for a bad config or when already initialized
 /// (`voip_last_error_message()` says why).
 ///
@@ -353,34 +419,20 @@ pub unsafe extern "C" fn voip_init(config: *const VoipConfig) -> i32 {
             ));
         }
         let poll_mode = config.dispatch == VOIP_DISPATCH_POLL;
-        let system = |what: &str, e: std::io::Error| {
-            VoipError::new(ErrorCode::System, format!("{what}: {e}"))
-        };
-        let dispatcher = Dispatcher::new(!poll_mode)
-            .map_err(|e| system("cannot start the callback thread", e))?;
-        let client_config = read_config(config, dispatched_logger(config, &dispatcher));
-        let client_config = match client_config {
-            Ok(c) => c,
+        let dispatcher = Dispatcher::new(!poll_mode).map_err(|e| {
+            VoipError::new(
+                ErrorCode::System,
+                format!("cannot start the callback thread: {e}"),
+            )
+        })?;
+        match start_sdk(config, &dispatcher, poll_mode) {
+            Ok(started) => *slot = Some(started),
             Err(e) => {
+                // Whatever failed, the callback thread must not outlive the attempt.
                 dispatcher.drain_and_stop();
                 return Err(e);
             }
-        };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("voipchat-runtime")
-            .enable_all()
-            .build()
-            .map_err(|e| system("cannot start the runtime", e))?;
-        let events = dispatcher.clone();
-        let sink = Arc::new(move |event: Event| events.push(event_job(event)));
-        let client = Client::with_runtime(client_config, runtime.handle().clone(), sink)?;
-        *slot = Some(Sdk {
-            runtime,
-            client,
-            dispatcher,
-            poll_mode,
-        });
+        }
         Ok(())
     });
     match started {
@@ -452,15 +504,9 @@ pub unsafe extern "C" fn voip_join(
     callbacks: VoipCallbacks,
     user_data: *mut c_void,
 ) -> i32 {
-    call_with_callbacks("joinVoIPChat", callbacks, user_data, |sdk, done| {
-        let params = read_join_params(params);
-        match params {
-            Ok(params) => sdk.client.join_with(params, done),
-            Err(e) => {
-                done.disarm();
-                Err(e)
-            }
-        }
+    call_with_callbacks("joinVoIPChat", callbacks, user_data, |sdk, reply| {
+        let params = read_join_params(params)?;
+        sdk.client.join_with(params, reply.completion())
     })
 }
 
@@ -470,10 +516,8 @@ pub unsafe extern "C" fn voip_join(
 /// Always safe; `unsafe` only because it calls the caller's callbacks.
 #[no_mangle]
 pub unsafe extern "C" fn voip_exit(callbacks: VoipCallbacks, user_data: *mut c_void) -> i32 {
-    call_with_callbacks("exitVoIPChat", callbacks, user_data, |sdk, done| {
-        sdk.client.exit_with(Completion::new(move |r| {
-            done.complete(r.map(|()| Vec::new()))
-        }))
+    call_with_callbacks("exitVoIPChat", callbacks, user_data, |sdk, reply| {
+        sdk.client.exit_with(reply.completion())
     })
 }
 
@@ -491,18 +535,12 @@ pub unsafe extern "C" fn voip_update_mute_config(
         "updateVoIPChatMuteConfig",
         callbacks,
         user_data,
-        |sdk, done| {
-            let Some(mute) = mute_config.as_ref().map(mute_from_c) else {
-                done.disarm();
-                return Err(VoipError::new(
-                    ErrorCode::InvalidArgument,
-                    "mute_config is NULL",
-                ));
-            };
-            sdk.client.update_mute_config_with(
-                mute,
-                Completion::new(move |r| done.complete(r.map(|()| Vec::new()))),
-            )
+        |sdk, reply| {
+            let mute = mute_config
+                .as_ref()
+                .map(mute_from_c)
+                .ok_or_else(|| VoipError::new(ErrorCode::InvalidArgument, "mute_config is NULL"))?;
+            sdk.client.update_mute_config_with(mute, reply.completion())
         },
     )
 }

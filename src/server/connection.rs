@@ -13,18 +13,8 @@ use super::rooms::{JoinRefusal, JoinSeat, MemberLink, SessionId, LINK_QUEUE};
 use super::Shared;
 use crate::auth::to_lower_hex;
 use crate::error::ErrorCode;
+use crate::net::close_code;
 use crate::net::wire::{self, ClientMessage, JoinRequest, ServerMessage, WireError};
-
-/// QUIC application close codes the server uses.
-pub mod close_code {
-    use quinn::VarInt;
-    pub const NORMAL: VarInt = VarInt::from_u32(0);
-    pub const PROTOCOL_ERROR: VarInt = VarInt::from_u32(1);
-    pub const TOO_SLOW: VarInt = VarInt::from_u32(2);
-    pub const REPLACED: VarInt = VarInt::from_u32(3);
-    pub const SHUTDOWN: VarInt = VarInt::from_u32(4);
-    pub const REJECTED: VarInt = VarInt::from_u32(5);
-}
 
 /// A write that the client does not read within this long marks it as stuck.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);

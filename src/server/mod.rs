@@ -158,10 +158,14 @@ impl Server {
     pub async fn shutdown(self) {
         self.accept_task.abort();
         self.shared.rooms().announce_shutdown();
-        // Give connection tasks a moment to deliver the notice before the endpoint closes.
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Each connection task writes the notice and waits for its client to close; give them
+        // that time (bounded), so members learn why rather than just losing the connection.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        while self.shared.rooms().connected_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         self.endpoint
-            .close(connection::close_code::SHUTDOWN, b"server shutting down");
+            .close(crate::net::close_code::SHUTDOWN, b"server shutting down");
         let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
         self.shared.logger.info(format_args!("stopped"));
     }

@@ -252,6 +252,11 @@ impl Rooms {
         self.rooms.len()
     }
 
+    /// Members whose connection is attached (not waiting for a resume).
+    pub fn connected_count(&self) -> usize {
+        self.sessions.values().filter(|s| s.link.is_some()).count()
+    }
+
     pub fn member_count(&self) -> usize {
         self.sessions.len()
     }
