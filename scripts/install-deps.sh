@@ -3,13 +3,17 @@
 # Debian/Ubuntu machine with the Rust toolchain can run the demo and the tests.
 set -euo pipefail
 
+packages=(
+    gcc             # the C test and example; cc for -sys crates
+    pkg-config      # finds libopus and ALSA for the opus and cpal crates
+    libopus-dev     # the Opus codec
+    libasound2-dev  # ALSA, cpal's Linux backend
+    valgrind        # the C ABI test runs under memcheck
+)
 missing=()
-need() { # need COMMAND PACKAGE
-    command -v "$1" >/dev/null 2>&1 || missing+=("$2")
-}
-need cc gcc
-need valgrind valgrind
-need pkg-config pkg-config
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
 
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
