@@ -192,6 +192,7 @@ impl Session {
             ServerMessage::Joined {
                 open_id_list,
                 resume_token,
+                ..
             } => {
                 self.resume_token = resume_token;
                 self.sync_mute(&mut link).await;
@@ -228,7 +229,7 @@ impl Session {
             let leave_deadline = exiting.as_ref().map(|(_, deadline)| *deadline);
             tokio::select! {
                 message = link.inbox.recv() => match message {
-                    Some(Ok(ServerMessage::MembersChanged { open_id_list })) => {
+                    Some(Ok(ServerMessage::MembersChanged { open_id_list, .. })) => {
                         self.shared.emit(Event::MembersChanged(open_id_list));
                     }
                     Some(Ok(ServerMessage::MuteUpdated)) => {

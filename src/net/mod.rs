@@ -1,5 +1,6 @@
 //! The network layer: wire messages and QUIC endpoints with certificate pinning.
 
+pub mod media;
 pub mod tls;
 pub mod wire;
 

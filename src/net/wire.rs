@@ -38,6 +38,10 @@ pub enum ClientMessage {
     UpdateMute {
         mute: MuteConfig,
     },
+    /// How much of the media sent to this client was lost lately, in per mille.
+    ReceptionReport {
+        loss_permille: u16,
+    },
     /// Leave the room; the server answers `Left` and the client closes.
     Leave,
 }
@@ -48,6 +52,8 @@ pub enum ServerMessage {
     /// Admitted: the members now in the room (the joiner included) and a token to resume with.
     Joined {
         open_id_list: Vec<String>,
+        /// Each member's media source id, in the order of `open_id_list`.
+        sources: Vec<u32>,
         resume_token: String,
     },
     /// Not admitted; the connection closes after this. `code` is an [`crate::ErrorCode`] value.
@@ -57,6 +63,11 @@ pub enum ServerMessage {
     },
     MembersChanged {
         open_id_list: Vec<String>,
+        sources: Vec<u32>,
+    },
+    /// The highest loss a member of the room reports: senders set their FEC for it.
+    LossHint {
+        loss_permille: u16,
     },
     MuteUpdated,
     Left,

@@ -25,9 +25,11 @@ pub struct Admission {
     /// (app_id, open_id, nonce) -> unix second after which the timestamp check alone refuses it.
     seen_nonces: HashMap<(String, String, String), i64>,
     next_prune_at_len: usize,
+    next_prune_at_secs: i64,
 }
 
 const PRUNE_FLOOR: usize = 1024;
+const PRUNE_INTERVAL_SECS: i64 = 60;
 
 impl Admission {
     pub fn new(apps: HashMap<String, String>, window_secs: i64) -> Self {
@@ -36,6 +38,7 @@ impl Admission {
             window_secs,
             seen_nonces: HashMap::new(),
             next_prune_at_len: PRUNE_FLOOR,
+            next_prune_at_secs: i64::MIN,
         }
     }
 
@@ -75,13 +78,16 @@ impl Admission {
         Ok(())
     }
 
-    /// Forgets nonces whose timestamps have left the window; amortized O(1) per admission.
+    /// Forgets nonces whose timestamps have left the window: when the table has doubled, or
+    /// once a minute, whichever comes first. Amortized O(1) per admission, and a quiet server
+    /// does not hold on to a burst's nonces for long.
     fn prune(&mut self, now_unix: i64) {
-        if self.seen_nonces.len() < self.next_prune_at_len {
+        if self.seen_nonces.len() < self.next_prune_at_len && now_unix < self.next_prune_at_secs {
             return;
         }
         self.seen_nonces.retain(|_, expires| *expires >= now_unix);
         self.next_prune_at_len = (self.seen_nonces.len() * 2).max(PRUNE_FLOOR);
+        self.next_prune_at_secs = now_unix.saturating_add(PRUNE_INTERVAL_SECS);
     }
 
     pub fn remembered_nonces(&self) -> usize {

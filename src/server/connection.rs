@@ -9,7 +9,8 @@ use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 use super::admission::Refusal;
-use super::rooms::{JoinRefusal, JoinSeat, MemberLink, SessionId, LINK_QUEUE};
+use super::media::{self, RoomMedia};
+use super::rooms::{source_of, JoinRefusal, JoinSeat, MemberLink, SessionId, LINK_QUEUE};
 use super::Shared;
 use crate::auth::to_lower_hex;
 use crate::error::ErrorCode;
@@ -71,8 +72,8 @@ pub(crate) async fn serve(shared: Arc<Shared>, incoming: quinn::Incoming) {
             None
         }
     };
-    if let Some(session) = seated {
-        control.run(session, link, outbox, recv).await;
+    if let Some(seat) = seated {
+        control.run(seat, link, outbox, recv).await;
     }
 }
 
@@ -81,6 +82,12 @@ struct Control {
     connection: quinn::Connection,
     send: quinn::SendStream,
     remote: std::net::SocketAddr,
+}
+
+/// A member's place: its session, and the room's forwarding table its datagrams go through.
+struct Seat {
+    session: SessionId,
+    media: Arc<RoomMedia>,
 }
 
 /// How the control loop ended, which decides what happens to the seat.
@@ -111,7 +118,7 @@ impl Control {
         self.connection.close(code, b"");
     }
 
-    async fn admit(&mut self, request: JoinRequest, link: MemberLink) -> Option<SessionId> {
+    async fn admit(&mut self, request: JoinRequest, link: MemberLink) -> Option<Seat> {
         let log = &self.shared.logger;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -142,6 +149,7 @@ impl Control {
             group_id: &request.group_id,
             room_type: request.room_type,
             mute: request.mute,
+            connection: Some(self.connection.clone()),
         };
         let joined = self.shared.rooms().join(seat, token, link);
         match joined {
@@ -160,10 +168,14 @@ impl Control {
                 ));
                 let reply = ServerMessage::Joined {
                     open_id_list: admitted.open_id_list,
+                    sources: admitted.sources,
                     resume_token: admitted.resume_token,
                 };
                 if self.write(&reply).await {
-                    Some(admitted.session)
+                    Some(Seat {
+                        session: admitted.session,
+                        media: admitted.media,
+                    })
                 } else {
                     self.shared.rooms().leave(admitted.session);
                     None
@@ -192,25 +204,27 @@ impl Control {
         token: &str,
         link: MemberLink,
         mute: crate::MuteConfig,
-    ) -> Option<SessionId> {
-        let resumed = self.shared.rooms().resume(token, link, mute);
-        match resumed {
-            Some((session, open_id_list)) => {
-                self.shared
-                    .logger
-                    .info(format_args!("{}: resumed session {session}", self.remote));
-                let reply = ServerMessage::Joined {
-                    open_id_list,
-                    resume_token: token.to_string(),
-                };
-                self.write(&reply).await.then_some(session)
-            }
-            None => {
-                self.reject(ErrorCode::NotInRoom, "no seat to resume".into())
-                    .await;
-                None
-            }
-        }
+    ) -> Option<Seat> {
+        let connection = Some(self.connection.clone());
+        let resumed = self.shared.rooms().resume(token, link, mute, connection);
+        let Some(resumed) = resumed else {
+            self.reject(ErrorCode::NotInRoom, "no seat to resume".into())
+                .await;
+            return None;
+        };
+        self.shared.logger.info(format_args!(
+            "{}: resumed session {}",
+            self.remote, resumed.session
+        ));
+        let reply = ServerMessage::Joined {
+            open_id_list: resumed.open_id_list,
+            sources: resumed.sources,
+            resume_token: token.to_string(),
+        };
+        self.write(&reply).await.then_some(Seat {
+            session: resumed.session,
+            media: resumed.media,
+        })
     }
 
     async fn reject(&mut self, code: ErrorCode, reason: String) {
@@ -223,11 +237,17 @@ impl Control {
 
     async fn run(
         mut self,
-        session: SessionId,
+        seat: Seat,
         link: MemberLink,
         mut outbox: mpsc::Receiver<ServerMessage>,
         recv: quinn::RecvStream,
     ) {
+        let session = seat.session;
+        let media = tokio::spawn(media::pump(
+            self.connection.clone(),
+            seat.media,
+            source_of(session),
+        ));
         let mut inbox = wire::spawn_reader::<ClientMessage, _>(recv);
         let ending = loop {
             tokio::select! {
@@ -269,6 +289,7 @@ impl Control {
                 _ = self.connection.closed() => break self.classify_loss().await,
             }
         };
+        media.abort();
         self.end(session, &link, ending);
     }
 
@@ -303,6 +324,10 @@ impl Control {
             ClientMessage::UpdateMute { mute } => {
                 self.shared.rooms().update_mute(session, mute);
                 (!self.write(&ServerMessage::MuteUpdated).await).then_some(Ending::Evict)
+            }
+            ClientMessage::ReceptionReport { loss_permille } => {
+                self.shared.rooms().report_loss(session, loss_permille);
+                None
             }
             ClientMessage::Leave => {
                 if self.shared.rooms().is_attached(session, link) {

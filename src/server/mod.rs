@@ -3,6 +3,7 @@
 
 mod admission;
 mod connection;
+pub mod media;
 mod rooms;
 
 use std::collections::HashMap;

@@ -4,8 +4,11 @@
 //! `try_send`, so a member that stops reading is cut off instead of stalling everyone else.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
+
+use super::media::{Recipient, RoomMedia};
 
 use crate::net::wire::ServerMessage;
 use crate::types::{MuteConfig, RoomType};
@@ -39,12 +42,19 @@ struct Session {
     /// Bumped on every detach so a stale expiry timer cannot evict a resumed member.
     detach_generation: u64,
     mute: MuteConfig,
+    /// Where this member's media goes; `None` while detached (and in unit tests).
+    connection: Option<quinn::Connection>,
+    /// The loss this member last reported receiving, in per mille.
+    reported_loss_permille: u16,
 }
 
 struct Room {
     room_type: RoomType,
     /// In join order, so every member sees the same list.
     members: Vec<SessionId>,
+    media: Arc<RoomMedia>,
+    /// The highest loss any member reports, as last announced to the room.
+    announced_loss_permille: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,13 +63,31 @@ pub enum JoinRefusal {
     RoomTypeMismatch { existing: RoomType },
 }
 
-#[derive(Debug)]
+impl std::fmt::Debug for Admitted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admitted")
+            .field("session", &self.session)
+            .field("open_id_list", &self.open_id_list)
+            .finish_non_exhaustive()
+    }
+}
+
 pub struct Admitted {
     pub session: SessionId,
     pub open_id_list: Vec<String>,
+    /// Each member's media source id, in the order of `open_id_list`.
+    pub sources: Vec<u32>,
     pub resume_token: String,
     /// Whether an older session of the same user was replaced (and told so).
     pub replaced_another: bool,
+    pub media: Arc<RoomMedia>,
+}
+
+pub struct Resumed {
+    pub session: SessionId,
+    pub open_id_list: Vec<String>,
+    pub sources: Vec<u32>,
+    pub media: Arc<RoomMedia>,
 }
 
 pub struct JoinSeat<'a> {
@@ -68,6 +96,12 @@ pub struct JoinSeat<'a> {
     pub group_id: &'a str,
     pub room_type: RoomType,
     pub mute: MuteConfig,
+    pub connection: Option<quinn::Connection>,
+}
+
+/// A session's media source id: what receivers see on its datagrams.
+pub fn source_of(session: SessionId) -> u32 {
+    session as u32
 }
 
 pub struct Rooms {
@@ -142,6 +176,8 @@ impl Rooms {
         let room = self.rooms.entry(room_key.clone()).or_insert_with(|| Room {
             room_type: seat.room_type,
             members: Vec::new(),
+            media: Arc::default(),
+            announced_loss_permille: 0,
         });
         room.members.push(session);
         self.by_user.insert(user.clone(), session);
@@ -155,14 +191,19 @@ impl Rooms {
                 link: Some(link),
                 detach_generation: 0,
                 mute: seat.mute,
+                connection: seat.connection,
+                reported_loss_permille: 0,
             },
         );
+        self.refresh_media(&room_key);
         self.broadcast_members(&room_key, Some(session));
         Ok(Admitted {
             session,
             open_id_list: self.members_of(&room_key),
+            sources: self.sources_of(&room_key),
             resume_token,
             replaced_another,
+            media: self.rooms[&room_key].media.clone(),
         })
     }
 
@@ -177,8 +218,11 @@ impl Rooms {
     pub fn detach(&mut self, session: SessionId) -> Option<u64> {
         let s = self.sessions.get_mut(&session)?;
         s.link = None;
+        s.connection = None;
         s.detach_generation += 1;
-        Some(s.detach_generation)
+        let (generation, room) = (s.detach_generation, s.room.clone());
+        self.refresh_media(&room);
+        Some(generation)
     }
 
     /// Removes a member whose seat was not resumed since `generation`'s detach.
@@ -199,25 +243,33 @@ impl Rooms {
         token: &str,
         link: MemberLink,
         mute: MuteConfig,
-    ) -> Option<(SessionId, Vec<String>)> {
+        connection: Option<quinn::Connection>,
+    ) -> Option<Resumed> {
         let session = *self.by_token.get(token)?;
         let s = self.sessions.get_mut(&session)?;
         // Any connection still attached is a stale one the client has already given up on.
         s.link = Some(link);
+        s.connection = connection;
         s.detach_generation += 1;
         s.mute = mute;
         let room = s.room.clone();
-        Some((session, self.members_of(&room)))
+        self.refresh_media(&room);
+        Some(Resumed {
+            session,
+            open_id_list: self.members_of(&room),
+            sources: self.sources_of(&room),
+            media: self.rooms[&room].media.clone(),
+        })
     }
 
     pub fn update_mute(&mut self, session: SessionId, mute: MuteConfig) -> bool {
-        match self.sessions.get_mut(&session) {
-            Some(s) => {
-                s.mute = mute;
-                true
-            }
-            None => false,
-        }
+        let Some(s) = self.sessions.get_mut(&session) else {
+            return false;
+        };
+        s.mute = mute;
+        let room = s.room.clone();
+        self.refresh_media(&room);
+        true
     }
 
     pub fn mute_of(&self, session: SessionId) -> Option<MuteConfig> {
@@ -273,6 +325,64 @@ impl Rooms {
             .unwrap_or_default()
     }
 
+    pub fn sources_of(&self, room: &RoomKey) -> Vec<u32> {
+        self.rooms
+            .get(room)
+            .map(|r| r.members.iter().map(|&id| source_of(id)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Records the loss a member reports receiving. When the room's highest figure moves by at
+    /// least 1%, every member hears the new one, so senders tune their FEC to the worst
+    /// listener (what in-band FEC can recover depends on the encoder's expected loss).
+    pub fn report_loss(&mut self, session: SessionId, loss_permille: u16) {
+        let Some(s) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        s.reported_loss_permille = loss_permille.min(1000);
+        let room_key = s.room.clone();
+        let Some(room) = self.rooms.get(&room_key) else {
+            return;
+        };
+        let worst = room
+            .members
+            .iter()
+            .filter_map(|id| self.sessions.get(id))
+            .map(|s| s.reported_loss_permille)
+            .max()
+            .unwrap_or(0);
+        if worst.abs_diff(room.announced_loss_permille) < 10 {
+            return;
+        }
+        if let Some(room) = self.rooms.get_mut(&room_key) {
+            room.announced_loss_permille = worst;
+        }
+        self.broadcast(&room_key, None, |_| ServerMessage::LossHint {
+            loss_permille: worst,
+        });
+    }
+
+    /// Rebuilds the room's forwarding snapshot from its attached members.
+    fn refresh_media(&self, room_key: &RoomKey) {
+        let Some(room) = self.rooms.get(room_key) else {
+            return;
+        };
+        let recipients = room
+            .members
+            .iter()
+            .filter_map(|&id| {
+                let s = self.sessions.get(&id)?;
+                Some(Recipient {
+                    source: source_of(id),
+                    connection: s.connection.clone()?,
+                    listening: !s.mute.mute_earphone,
+                    sending: !s.mute.mute_microphone,
+                })
+            })
+            .collect();
+        room.media.set(recipients);
+    }
+
     fn remove(&mut self, session: SessionId, announce: bool) {
         let Some(s) = self.sessions.remove(&session) else {
             return;
@@ -286,19 +396,38 @@ impl Rooms {
         };
         room.members.retain(|&id| id != session);
         if room.members.is_empty() {
+            room.media.set(Vec::new());
             self.rooms.remove(&s.room);
-        } else if announce {
+            return;
+        }
+        self.refresh_media(&s.room);
+        if announce {
             self.broadcast_members(&s.room, None);
         }
     }
 
-    /// Sends the room's member list to every connected member but `except`. A member whose
-    /// queue is full is not keeping up: its link is dropped, which closes its connection.
+    /// Sends the room's member list to every connected member but `except`.
     fn broadcast_members(&mut self, room_key: &RoomKey, except: Option<SessionId>) {
-        let list = self.members_of(room_key);
+        let open_id_list = self.members_of(room_key);
+        let sources = self.sources_of(room_key);
+        self.broadcast(room_key, except, |_| ServerMessage::MembersChanged {
+            open_id_list: open_id_list.clone(),
+            sources: sources.clone(),
+        });
+    }
+
+    /// Queues a message for every connected member but `except`. A member whose queue is full
+    /// is not keeping up: its link is dropped, which closes its connection.
+    fn broadcast(
+        &mut self,
+        room_key: &RoomKey,
+        except: Option<SessionId>,
+        message: impl Fn(SessionId) -> ServerMessage,
+    ) {
         let Some(room) = self.rooms.get(room_key) else {
             return;
         };
+        let mut cut = false;
         for id in room.members.clone() {
             if Some(id) == except {
                 continue;
@@ -307,12 +436,14 @@ impl Rooms {
                 continue;
             };
             let Some(link) = &s.link else { continue };
-            let message = ServerMessage::MembersChanged {
-                open_id_list: list.clone(),
-            };
-            if link.try_send(message).is_err() {
+            if link.try_send(message(id)).is_err() {
                 s.link = None;
+                s.connection = None;
+                cut = true;
             }
+        }
+        if cut {
+            self.refresh_media(room_key);
         }
     }
 }
@@ -328,6 +459,7 @@ mod tests {
             group_id,
             room_type: RoomType::Voice,
             mute: MuteConfig::default(),
+            connection: None,
         }
     }
 
@@ -338,7 +470,7 @@ mod tests {
     fn members_changed(rx: &mut mpsc::Receiver<ServerMessage>) -> Vec<Vec<String>> {
         let mut lists = Vec::new();
         while let Ok(msg) = rx.try_recv() {
-            if let ServerMessage::MembersChanged { open_id_list } = msg {
+            if let ServerMessage::MembersChanged { open_id_list, .. } = msg {
                 lists.push(open_id_list);
             }
         }
@@ -396,7 +528,11 @@ mod tests {
         let again = rooms.join(seat("a", "g"), "3".into(), link().0).unwrap();
         assert!(again.replaced_another);
         assert_eq!(again.open_id_list, ["b", "a"]);
-        assert_eq!(old_rx.try_recv().unwrap(), ServerMessage::Replaced);
+        let mut told = Vec::new();
+        while let Ok(message) = old_rx.try_recv() {
+            told.push(message);
+        }
+        assert_eq!(told.last(), Some(&ServerMessage::Replaced));
         assert_eq!(rooms.member_count(), 2);
         // Joining from elsewhere into another room removes the user from the first room.
         rooms.join(seat("a", "h"), "4".into(), link().0).unwrap();
@@ -430,10 +566,12 @@ mod tests {
         let mut rooms = Rooms::new(10);
         let a = rooms.join(seat("a", "g"), "tok".into(), link().0).unwrap();
         let generation = rooms.detach(a.session).unwrap();
-        let (resumed, list) = rooms
-            .resume("tok", link().0, MuteConfig::default())
+        let resumed = rooms
+            .resume("tok", link().0, MuteConfig::default(), None)
             .unwrap();
-        assert_eq!((resumed, list), (a.session, vec!["a".to_string()]));
+        assert_eq!(resumed.session, a.session);
+        assert_eq!(resumed.open_id_list, ["a"]);
+        assert_eq!(resumed.sources, [source_of(a.session)]);
         assert!(
             !rooms.expire(a.session, generation),
             "a resumed seat does not expire"
@@ -441,7 +579,7 @@ mod tests {
         let generation = rooms.detach(a.session).unwrap();
         assert!(rooms.expire(a.session, generation));
         assert!(rooms
-            .resume("tok", link().0, MuteConfig::default())
+            .resume("tok", link().0, MuteConfig::default(), None)
             .is_none());
         assert_eq!(rooms.room_count(), 0);
     }

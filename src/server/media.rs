@@ -1,0 +1,71 @@
+//! Media forwarding: each room keeps a snapshot of who can receive, and a member's datagrams
+//! are copied once (tagged with its source id) and handed to every other listener's
+//! connection. No global lock on this path: one room's snapshot, read without blocking writers
+//! for longer than an `Arc` clone.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::net::media;
+
+/// One member's media endpoint as the forwarding path sees it.
+#[derive(Clone)]
+pub struct Recipient {
+    pub source: u32,
+    pub connection: quinn::Connection,
+    /// Not `mute_earphone`: the server forwards to this member.
+    pub listening: bool,
+    /// Not `mute_microphone`: the server forwards from this member.
+    pub sending: bool,
+}
+
+#[derive(Default)]
+pub struct RoomMedia {
+    recipients: RwLock<Arc<[Recipient]>>,
+    pub forwarded: AtomicU64,
+    pub dropped: AtomicU64,
+}
+
+impl RoomMedia {
+    /// Replaces the snapshot (the registry calls this on every membership or mute change).
+    pub fn set(&self, recipients: Vec<Recipient>) {
+        *self.recipients.write().unwrap_or_else(|p| p.into_inner()) = recipients.into();
+    }
+
+    fn snapshot(&self) -> Arc<[Recipient]> {
+        self.recipients
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Forwards one datagram from `source` to every other listening member. Malformed
+    /// datagrams, and any from a member whose microphone is muted, are dropped.
+    pub fn forward(&self, source: u32, datagram: &[u8]) {
+        let recipients = self.snapshot();
+        let sender_may_send = recipients.iter().any(|r| r.source == source && r.sending);
+        let relayed = sender_may_send
+            .then(|| media::relay(datagram, source))
+            .flatten();
+        let Some((_, relayed)) = relayed else {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        for recipient in recipients
+            .iter()
+            .filter(|r| r.source != source && r.listening)
+        {
+            // A full datagram queue drops the oldest: for voice, newer beats complete.
+            if recipient.connection.send_datagram(relayed.clone()).is_ok() {
+                self.forwarded.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Reads `connection`'s datagrams and forwards them until the connection closes.
+pub async fn pump(connection: quinn::Connection, room: Arc<RoomMedia>, source: u32) {
+    while let Ok(datagram) = connection.read_datagram().await {
+        room.forward(source, &datagram);
+    }
+}

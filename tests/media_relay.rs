@@ -1,0 +1,185 @@
+//! The relay's media path with raw QUIC members: who hears whom, mute on the server side,
+//! and malformed datagrams dropped without harm.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use voipchat::net::media::{self, AudioHeader};
+use voipchat::net::tls::{client_config, Liveness};
+use voipchat::net::wire::{self, ClientMessage, JoinRequest, ServerMessage};
+use voipchat::{MuteConfig, Server};
+
+struct RawMember {
+    _endpoint: quinn::Endpoint,
+    connection: quinn::Connection,
+    send: quinn::SendStream,
+    open_id_list: Vec<String>,
+    sources: Vec<u32>,
+}
+
+impl RawMember {
+    async fn join(server: &Server, open_id: &str, group: &str, mute: MuteConfig) -> RawMember {
+        let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+        endpoint.set_default_client_config(
+            client_config(Some(server.cert_sha256()), Liveness::default()).unwrap(),
+        );
+        let connection = endpoint
+            .connect(server.local_addr(), "localhost")
+            .unwrap()
+            .await
+            .unwrap();
+        let (mut send, mut recv) = connection.open_bi().await.unwrap();
+        let p = signed(open_id, group);
+        let join = ClientMessage::Join(JoinRequest {
+            app_id: p.app_id,
+            open_id: p.open_id,
+            group_id: p.group_id,
+            nonce_str: p.nonce_str,
+            time_stamp: p.time_stamp,
+            signature: p.signature,
+            room_type: p.room_type,
+            mute,
+        });
+        wire::write_message(&mut send, &join).await.unwrap();
+        let ServerMessage::Joined {
+            open_id_list,
+            sources,
+            ..
+        } = wire::read_message(&mut recv).await.unwrap()
+        else {
+            panic!("not admitted");
+        };
+        // Keep reading the control stream so the server never sees us as stuck.
+        tokio::spawn(async move {
+            while wire::read_message::<ServerMessage, _>(&mut recv)
+                .await
+                .is_ok()
+            {}
+        });
+        RawMember {
+            _endpoint: endpoint,
+            connection,
+            send,
+            open_id_list,
+            sources,
+        }
+    }
+
+    fn my_source(&self) -> u32 {
+        *self.sources.last().unwrap()
+    }
+
+    fn say(&self, seq: u16, payload: &[u8]) {
+        let mut datagram = Vec::new();
+        let header = AudioHeader {
+            speaking: true,
+            seq,
+            timestamp: u32::from(seq) * 960,
+        };
+        media::encode_uplink(header, payload, &mut datagram);
+        self.connection.send_datagram(datagram.into()).unwrap();
+    }
+
+    /// The next datagram within `wait`, decoded: (source, seq, payload).
+    async fn hear(&self, wait: Duration) -> Option<(u32, u16, Vec<u8>)> {
+        let datagram = tokio::time::timeout(wait, self.connection.read_datagram())
+            .await
+            .ok()?
+            .ok()?;
+        let (source, header, payload) =
+            media::decode_downlink(&datagram).expect("well-formed downlink");
+        Some((source, header.seq, payload.to_vec()))
+    }
+
+    async fn update_mute(&mut self, mute: MuteConfig) {
+        wire::write_message(&mut self.send, &ClientMessage::UpdateMute { mute })
+            .await
+            .unwrap();
+        // The acknowledgement is read (and dropped) by the reader task; give it a moment.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const QUIET: Duration = Duration::from_millis(300);
+const SOON: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn every_other_member_hears_a_speaker_tagged_with_its_source() {
+    let server = server().await;
+    let a = RawMember::join(&server, "a", "room", MuteConfig::default()).await;
+    let b = RawMember::join(&server, "b", "room", MuteConfig::default()).await;
+    let c = RawMember::join(&server, "c", "room", MuteConfig::default()).await;
+    let elsewhere = RawMember::join(&server, "d", "other-room", MuteConfig::default()).await;
+    assert_eq!(c.open_id_list, ["a", "b", "c"]);
+    assert_eq!(c.sources[0], a.my_source());
+
+    a.say(7, b"hello");
+    for listener in [&b, &c] {
+        assert_eq!(
+            listener.hear(SOON).await,
+            Some((a.my_source(), 7, b"hello".to_vec()))
+        );
+    }
+    assert_eq!(a.hear(QUIET).await, None, "a speaker does not hear itself");
+    assert_eq!(elsewhere.hear(QUIET).await, None, "rooms are separate");
+}
+
+#[tokio::test]
+async fn the_server_honours_mute_both_ways() {
+    let server = server().await;
+    let mut speaker = RawMember::join(&server, "speaker", "room", MuteConfig::default()).await;
+    let deaf = MuteConfig {
+        mute_microphone: false,
+        mute_earphone: true,
+    };
+    let mut listener = RawMember::join(&server, "listener", "room", deaf).await;
+    let other = RawMember::join(&server, "other", "room", MuteConfig::default()).await;
+
+    speaker.say(1, b"one");
+    assert_eq!(other.hear(SOON).await.map(|h| h.1), Some(1));
+    assert_eq!(
+        listener.hear(QUIET).await,
+        None,
+        "earphone muted: nothing forwarded"
+    );
+
+    listener.update_mute(MuteConfig::default()).await;
+    speaker.say(2, b"two");
+    assert_eq!(listener.hear(SOON).await.map(|h| h.1), Some(2));
+    assert_eq!(other.hear(SOON).await.map(|h| h.1), Some(2));
+
+    speaker
+        .update_mute(MuteConfig {
+            mute_microphone: true,
+            mute_earphone: false,
+        })
+        .await;
+    speaker.say(3, b"three");
+    assert_eq!(
+        other.hear(QUIET).await,
+        None,
+        "microphone muted: nothing forwarded"
+    );
+    assert_eq!(listener.hear(QUIET).await, None);
+}
+
+#[tokio::test]
+async fn malformed_datagrams_are_dropped_and_the_sender_carries_on() {
+    let server = server().await;
+    let a = RawMember::join(&server, "a", "room", MuteConfig::default()).await;
+    let b = RawMember::join(&server, "b", "room", MuteConfig::default()).await;
+    for junk in [
+        &b""[..],
+        b"\x01",
+        b"\x09\x01\x00\x01\x00\x00\x00\x00data",
+        b"\x01\x01\x00\x01\x00\x00\x00\x00",
+    ] {
+        a.connection.send_datagram(junk.to_vec().into()).unwrap();
+    }
+    a.say(9, b"fine");
+    assert_eq!(b.hear(SOON).await.map(|h| h.1), Some(9));
+    assert_eq!(b.hear(QUIET).await, None);
+    assert!(a.connection.close_reason().is_none());
+}
