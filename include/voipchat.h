@@ -312,6 +312,66 @@ const char *voip_last_error_message(void);
 const char *voip_version(void);
 
 /**
+ * EXTERNAL audio: hands the SDK captured audio, `frames` interleaved frames of `channels`
+ * at `sample_rate` (8000-192000 Hz, 1-8 channels). Call it from the engine's audio thread as
+ * the microphone delivers; it converts, detects voice, encodes and sends without blocking on
+ * the network. Returns 0, or -1001 (NULL, bad format, not in external mode).
+ *
+ * # Safety
+ * `samples` points to `frames * channels` floats (may be NULL when `frames` is 0).
+ */
+int32_t voip_audio_push_capture(const float *samples,
+                                size_t frames,
+                                uint32_t sample_rate,
+                                uint16_t channels);
+
+/**
+ * EXTERNAL audio: the call's mix, `frames` interleaved frames of `channels` at
+ * `sample_rate`, into `out`. Fills silence when nothing is there (not in a call, earphone
+ * muted, nobody speaking). Returns the frames written: `frames`, or 0 on an error (NULL, bad
+ * format, not in external mode; `voip_last_error_message()` says which). Members pulled with
+ * `voip_audio_pull_member` are left out of the mix while they are pulled.
+ *
+ * # Safety
+ * `out` points to `frames * channels` writable floats.
+ */
+size_t voip_audio_pull_playback(float *out, size_t frames, uint32_t sample_rate, uint16_t channels);
+
+/**
+ * EXTERNAL audio: one member's voice alone, for engine-side 3D spatialisation (the member
+ * then leaves the mix). Silence for a member not in the call. Returns as
+ * `voip_audio_pull_playback`.
+ *
+ * # Safety
+ * `open_id` is NUL-terminated; `out` points to `frames * channels` writable floats.
+ */
+size_t voip_audio_pull_member(const char *open_id,
+                              float *out,
+                              size_t frames,
+                              uint32_t sample_rate,
+                              uint16_t channels);
+
+/**
+ * The system's audio devices as JSON, `{"input":["name",...],"output":[...]}`, for
+ * `VoipConfig.input_device` / `output_device`. With `out` NULL and `needed` set, only reports
+ * the size needed (NUL included). Returns 0, or -1001 when `out` is too small.
+ *
+ * # Safety
+ * `out` is NULL or valid for `out_len` bytes; `needed` is NULL or writable.
+ */
+int32_t voip_audio_devices_json(char *out, size_t out_len, size_t *needed);
+
+/**
+ * The call's statistics as JSON: what was sent, and per member packets received, lost,
+ * recovered by FEC, late, concealed, and the jitter buffer's current and target delay. Sizes
+ * as `voip_audio_devices_json`. Returns 0, or -1001 (not initialized, `out` too small).
+ *
+ * # Safety
+ * `out` is NULL or valid for `out_len` bytes; `needed` is NULL or writable.
+ */
+int32_t voip_stats_json(char *out, size_t out_len, size_t *needed);
+
+/**
  * The default configuration: THREAD dispatch, device audio, 20 ms frames, no server yet.
  */
 VoipConfig voip_config_default(void);

@@ -13,7 +13,7 @@ pub mod net;
 pub mod server;
 pub mod types;
 
-pub use client::{ChatState, Client, ClientConfig, Event, JoinParams};
+pub use client::{AudioConfig, AudioMode, ChatState, Client, ClientConfig, Event, JoinParams};
 pub use error::{ErrorCode, VoipError};
 pub use server::{Server, ServerConfig};
 pub use types::{MuteConfig, RoomType};

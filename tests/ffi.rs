@@ -13,6 +13,20 @@ use voipchat::ffi::*;
 
 static SDK_LOCK: Mutex<()> = Mutex::new(());
 
+/// A test's turn with the process-wide SDK. Dropping it shuts the SDK down, so a test that
+/// fails half-way does not leave it initialized for the next one.
+struct Turn(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        voip_shutdown();
+    }
+}
+
+fn take_turn() -> Turn {
+    Turn(SDK_LOCK.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
 /// What the callbacks of one test saw.
 #[derive(Default)]
 struct Record {
@@ -199,7 +213,7 @@ impl CJoin {
 
 #[test]
 fn poll_dispatch_runs_callbacks_only_inside_voip_poll_on_the_calling_thread() {
-    let _turn = SDK_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = take_turn();
     let f = fixture();
     init(&f, VOIP_DISPATCH_POLL);
     let probe = Probe::new();
@@ -241,7 +255,7 @@ fn poll_dispatch_runs_callbacks_only_inside_voip_poll_on_the_calling_thread() {
 
 #[test]
 fn thread_dispatch_runs_callbacks_on_the_sdk_thread_exactly_once() {
-    let _turn = SDK_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = take_turn();
     let f = fixture();
     init(&f, VOIP_DISPATCH_THREAD);
     let probe = Probe::new();
@@ -361,19 +375,19 @@ fn reentrant_chain(dispatch: VoipDispatch) {
 
 #[test]
 fn calls_from_inside_callbacks_do_not_deadlock_in_thread_dispatch() {
-    let _turn = SDK_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = take_turn();
     reentrant_chain(VOIP_DISPATCH_THREAD);
 }
 
 #[test]
 fn calls_from_inside_callbacks_do_not_deadlock_in_poll_dispatch() {
-    let _turn = SDK_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = take_turn();
     reentrant_chain(VOIP_DISPATCH_POLL);
 }
 
 #[test]
 fn shutdown_during_a_join_fails_it_with_minus_three_exactly_once() {
-    let _turn = SDK_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = take_turn();
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = CString::new(silent.local_addr().unwrap().to_string()).unwrap();
     let pin = CString::new("00".repeat(32)).unwrap();
@@ -381,6 +395,7 @@ fn shutdown_during_a_join_fails_it_with_minus_three_exactly_once() {
     config.server = addr.as_ptr();
     config.server_cert_sha256 = pin.as_ptr();
     config.dispatch = VOIP_DISPATCH_POLL;
+    config.audio_mode = VOIP_AUDIO_EXTERNAL;
     assert_eq!(unsafe { voip_init(&config) }, VOIP_OK);
     let probe = Probe::new();
     let join = CJoin::new("alice", "room");
@@ -398,7 +413,7 @@ fn shutdown_during_a_join_fails_it_with_minus_three_exactly_once() {
 
 #[test]
 fn calls_before_init_fail_synchronously_with_minus_1001() {
-    let _turn = SDK_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = take_turn();
     let probe = Probe::new();
     probe.record.lock().unwrap().inside_poll = true;
     let join = CJoin::new("alice", "room");
@@ -443,7 +458,7 @@ fn threads_named(name: &str) -> usize {
 
 #[test]
 fn a_failed_init_leaves_no_thread_behind() {
-    let _turn = SDK_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = take_turn();
     let before = threads_named("voipchat-callba"); // comm is cut to 15 bytes
     let addr = CString::new("no-port").unwrap();
     let mut config = voip_config_default();
@@ -457,25 +472,42 @@ fn a_failed_init_leaves_no_thread_behind() {
 
 #[test]
 fn exit_and_mute_outside_a_room_report_minus_1005_exactly_once() {
-    let _turn = SDK_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = take_turn();
     let f = fixture();
     init(&f, VOIP_DISPATCH_POLL);
     let probe = Probe::new();
-    assert_eq!(unsafe { voip_exit(callbacks(), probe.as_user_data()) }, VOIP_ERR_NOT_IN_ROOM);
+    assert_eq!(
+        unsafe { voip_exit(callbacks(), probe.as_user_data()) },
+        VOIP_ERR_NOT_IN_ROOM
+    );
     let mute = VoipMuteConfig::default();
     let code = unsafe { voip_update_mute_config(&mute, callbacks(), probe.as_user_data()) };
     assert_eq!(code, VOIP_ERR_NOT_IN_ROOM);
-    let null_mute = unsafe { voip_update_mute_config(std::ptr::null(), callbacks(), probe.as_user_data()) };
+    let null_mute =
+        unsafe { voip_update_mute_config(std::ptr::null(), callbacks(), probe.as_user_data()) };
     assert_eq!(null_mute, VOIP_ERR_INVALID_ARGUMENT);
     probe.wait_for("complete", 3, true);
     voip_shutdown();
-    let fails: Vec<(i32, String)> = probe.calls("fail").into_iter().map(|c| (c.0, c.1)).collect();
+    let fails: Vec<(i32, String)> = probe
+        .calls("fail")
+        .into_iter()
+        .map(|c| (c.0, c.1))
+        .collect();
     assert_eq!(
         fails,
         [
-            (VOIP_ERR_NOT_IN_ROOM, "exitVoIPChat:fail not in a room".to_string()),
-            (VOIP_ERR_NOT_IN_ROOM, "updateVoIPChatMuteConfig:fail not in a room".to_string()),
-            (VOIP_ERR_INVALID_ARGUMENT, "updateVoIPChatMuteConfig:fail mute_config is NULL".to_string()),
+            (
+                VOIP_ERR_NOT_IN_ROOM,
+                "exitVoIPChat:fail not in a room".to_string()
+            ),
+            (
+                VOIP_ERR_NOT_IN_ROOM,
+                "updateVoIPChatMuteConfig:fail not in a room".to_string()
+            ),
+            (
+                VOIP_ERR_INVALID_ARGUMENT,
+                "updateVoIPChatMuteConfig:fail mute_config is NULL".to_string()
+            ),
         ]
     );
     assert_eq!(probe.count("complete"), 3);
@@ -530,4 +562,151 @@ fn signing_helpers_write_nul_terminated_answers_and_refuse_small_buffers() {
         },
         VOIP_ERR_INVALID_ARGUMENT
     );
+}
+
+#[test]
+fn external_audio_across_the_abi() {
+    let _turn = take_turn();
+    let mut out = vec![0.0f32; 960];
+    let silence = vec![0.0f32; 960];
+    // Before init: refused, with a reason.
+    assert_eq!(
+        unsafe { voip_audio_push_capture(silence.as_ptr(), 480, 48_000, 2) },
+        VOIP_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { voip_audio_pull_playback(out.as_mut_ptr(), 480, 48_000, 2) },
+        0
+    );
+
+    let f = fixture();
+    init(&f, VOIP_DISPATCH_POLL);
+    // Outside a call: accepted, and playback is silence.
+    out.fill(1.0);
+    assert_eq!(
+        unsafe { voip_audio_push_capture(silence.as_ptr(), 480, 48_000, 2) },
+        VOIP_OK
+    );
+    assert_eq!(
+        unsafe { voip_audio_pull_playback(out.as_mut_ptr(), 480, 48_000, 2) },
+        480
+    );
+    assert!(out.iter().all(|&s| s == 0.0));
+    // Bad arguments.
+    let null = std::ptr::null_mut();
+    assert_eq!(
+        unsafe { voip_audio_push_capture(std::ptr::null(), 480, 48_000, 1) },
+        VOIP_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { voip_audio_push_capture(silence.as_ptr(), 480, 4_000, 1) },
+        VOIP_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { voip_audio_push_capture(silence.as_ptr(), 480, 48_000, 0) },
+        VOIP_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(unsafe { voip_audio_pull_playback(null, 480, 48_000, 1) }, 0);
+    assert_eq!(
+        unsafe { voip_audio_pull_playback(out.as_mut_ptr(), 480, 500_000, 1) },
+        0
+    );
+    assert_eq!(
+        unsafe { voip_audio_pull_playback(out.as_mut_ptr(), 0, 48_000, 1) },
+        0
+    );
+    assert_eq!(
+        unsafe { voip_audio_pull_member(std::ptr::null(), out.as_mut_ptr(), 480, 48_000, 1) },
+        0
+    );
+
+    // In a call with a Rust member who talks: the SDK's playback hears them, alone or mixed.
+    let probe = Probe::new();
+    let join = CJoin::new("alice", "room");
+    assert_eq!(
+        unsafe { voip_join(&join.params(), callbacks(), probe.as_user_data()) },
+        VOIP_OK
+    );
+    probe.wait_for("complete", 1, true);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let bob = runtime.block_on(async {
+        let (bob, _e) = client(&f.server);
+        bob.join(signed("bob", "room")).await.unwrap();
+        bob
+    });
+    let speech = common::signal::speech_like(2.0, 150.0, 48_000);
+    let start = Instant::now();
+    let (mut mixed, mut alone) = (Vec::new(), Vec::new());
+    let bob_id = CString::new("bob").unwrap();
+    for (step, chunk) in speech.chunks(480).enumerate() {
+        bob.push_capture(chunk, 48_000, 1).unwrap();
+        voip_poll();
+        // Stereo at 44.1 kHz: the SDK converts.
+        let mut stereo = vec![0.0f32; 441 * 2];
+        let target = if step < 100 { &mut mixed } else { &mut alone };
+        let written = if step < 100 {
+            unsafe { voip_audio_pull_playback(stereo.as_mut_ptr(), 441, 44_100, 2) }
+        } else {
+            unsafe { voip_audio_pull_member(bob_id.as_ptr(), stereo.as_mut_ptr(), 441, 44_100, 2) }
+        };
+        assert_eq!(written, 441);
+        assert!(
+            stereo.chunks(2).all(|f| f[0] == f[1]),
+            "both channels carry the voice"
+        );
+        target.extend(stereo.iter().step_by(2));
+        std::thread::sleep(
+            (start + Duration::from_millis(10 * (step as u64 + 1)))
+                .saturating_duration_since(Instant::now()),
+        );
+    }
+    let rms = common::signal::rms;
+    assert!(
+        rms(&mixed[44_100 / 2..]) > 0.02,
+        "bob heard in the mix: {}",
+        rms(&mixed)
+    );
+    assert!(rms(&alone) > 0.02, "bob heard alone: {}", rms(&alone));
+
+    // Statistics: sized query, then the JSON.
+    let mut needed = 0usize;
+    assert_eq!(
+        unsafe { voip_stats_json(std::ptr::null_mut(), 0, &mut needed) },
+        VOIP_OK
+    );
+    let mut text = vec![0 as c_char; needed + 64];
+    assert_eq!(
+        unsafe { voip_stats_json(text.as_mut_ptr(), text.len(), &mut needed) },
+        VOIP_OK
+    );
+    let stats: serde_json::Value =
+        serde_json::from_str(unsafe { CStr::from_ptr(text.as_ptr()) }.to_str().unwrap()).unwrap();
+    assert!(
+        stats["members"]["bob"]["packetsReceived"].as_u64().unwrap() > 50,
+        "{stats}"
+    );
+    let mut tiny = [0 as c_char; 4];
+    assert_eq!(
+        unsafe { voip_stats_json(tiny.as_mut_ptr(), tiny.len(), std::ptr::null_mut()) },
+        VOIP_ERR_INVALID_ARGUMENT
+    );
+    voip_shutdown();
+    drop(bob);
+
+    // Device mode: the external calls are refused.
+    let mut config = voip_config_default();
+    config.server = f.addr.as_ptr();
+    config.server_cert_sha256 = f.pin.as_ptr();
+    config.audio_mode = VOIP_AUDIO_DEVICE;
+    assert_eq!(unsafe { voip_init(&config) }, VOIP_OK);
+    assert_eq!(
+        unsafe { voip_audio_push_capture(silence.as_ptr(), 480, 48_000, 1) },
+        VOIP_ERR_INVALID_ARGUMENT
+    );
+    let reason = unsafe { CStr::from_ptr(voip_last_error_message()) }
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("VOIP_AUDIO_EXTERNAL"), "{reason}");
+    voip_shutdown();
 }

@@ -75,6 +75,7 @@ impl RawMember {
         let mut datagram = Vec::new();
         let header = AudioHeader {
             speaking: true,
+            backfill: false,
             seq,
             timestamp: u32::from(seq) * 960,
         };

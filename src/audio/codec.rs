@@ -103,6 +103,15 @@ fn opus_error(context: &str, err: opus::Error) -> VoipError {
     VoipError::new(code, format!("{context}: {err}"))
 }
 
+/// The number of 48 kHz samples an Opus packet decodes to, if it is a well-formed packet of a
+/// frame size this codec handles. Receivers use it to follow each sender's frame length (a
+/// member may run 10 ms frames while another runs 20 ms).
+pub fn packet_frame_samples(packet: &[u8]) -> Option<usize> {
+    opus::packet::get_nb_samples(packet, super::SAMPLE_RATE)
+        .ok()
+        .filter(|n| SUPPORTED_FRAME_SAMPLES.contains(n))
+}
+
 /// An Opus encoder for one mono 48 kHz voice stream.
 ///
 /// `Send` but not `Sync`: one encoder belongs to one processing thread at a time.

@@ -4,6 +4,7 @@
 
 mod completion;
 mod connect;
+pub(crate) mod media;
 mod session;
 
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
@@ -13,6 +14,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 pub use completion::Completion;
+pub use media::{AudioConfig, AudioMode};
+
+use media::Media;
 
 use crate::error::{ErrorCode, VoipError};
 use crate::log::Logger;
@@ -32,6 +36,8 @@ pub struct ClientConfig {
     pub resume_timeout: Duration,
     pub liveness: Liveness,
     pub logger: Logger,
+    /// Devices or engine-fed audio, and the frame length.
+    pub audio: AudioConfig,
 }
 
 impl ClientConfig {
@@ -43,6 +49,7 @@ impl ClientConfig {
             resume_timeout: Duration::from_secs(10),
             liveness: Liveness::default(),
             logger: Logger::default(),
+            audio: AudioConfig::default(),
         }
     }
 
@@ -125,6 +132,7 @@ pub(crate) struct ClientShared {
     session: Mutex<Option<SessionHandle>>,
     next_session_id: AtomicU64,
     state: AtomicI32,
+    media: Arc<Media>,
 }
 
 struct SessionHandle {
@@ -168,8 +176,10 @@ impl Client {
             // Parsed again per connection; checking now turns a typo into an init-time error.
             crate::net::tls::client_config(Some(pin), config.liveness)?;
         }
+        let media = Media::new(config.audio.clone())?;
         Ok(Client {
             shared: Arc::new(ClientShared {
+                media,
                 config,
                 runtime,
                 events,
@@ -178,6 +188,53 @@ impl Client {
                 state: AtomicI32::new(ChatState::Idle as i32),
             }),
         })
+    }
+
+    /// EXTERNAL audio: captured samples in, interleaved at any rate (8-192 kHz) and channel
+    /// count (1-8). Converts, detects voice, encodes and sends; never waits on the network.
+    pub fn push_capture(
+        &self,
+        samples: &[f32],
+        sample_rate: u32,
+        channels: u16,
+    ) -> Result<(), VoipError> {
+        self.shared
+            .media
+            .push_capture(samples, sample_rate, channels)
+    }
+
+    /// EXTERNAL audio: fills `out` (interleaved) with the call's mix; silence when there is none.
+    pub fn pull_playback(
+        &self,
+        out: &mut [f32],
+        sample_rate: u32,
+        channels: u16,
+    ) -> Result<(), VoipError> {
+        self.shared.media.pull_playback(out, sample_rate, channels)
+    }
+
+    /// EXTERNAL audio: fills `out` with one member's voice alone (which leaves the mix while
+    /// pulled). `Ok(false)` and silence for a member not in the call.
+    pub fn pull_member(
+        &self,
+        open_id: &str,
+        out: &mut [f32],
+        sample_rate: u32,
+        channels: u16,
+    ) -> Result<bool, VoipError> {
+        self.shared
+            .media
+            .pull_member(open_id, out, sample_rate, channels)
+    }
+
+    /// The call's statistics as a JSON object: what was sent; per member, packets received,
+    /// lost, recovered, late and concealed, and the jitter buffer's delay.
+    pub fn stats_json(&self) -> String {
+        self.shared.media.stats_json()
+    }
+
+    pub(crate) fn media(&self) -> Arc<Media> {
+        self.shared.media.clone()
     }
 
     pub fn state(&self) -> ChatState {

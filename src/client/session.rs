@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep, sleep_until, Instant};
 
 use super::connect::{self, Link};
+use super::media::{self, Media};
 use super::{ChatState, ClientShared, Completion, Event, JoinParams};
 use crate::error::{ErrorCode, VoipError};
 use crate::net::close_code;
@@ -39,7 +40,18 @@ pub(crate) struct Session {
     /// Mute acknowledgements awaited from the server, in order (`None`: nobody is waiting).
     pending_mutes: VecDeque<Option<Completion<()>>>,
     resume_token: String,
+    media: Arc<Media>,
+    /// The room's members as (source id, open id), in room order.
+    members: Vec<(u32, String)>,
+    /// The speaker list last reported.
+    speakers: Vec<String>,
 }
+
+/// How often speakers are re-evaluated: fast enough that the list follows speech onsets
+/// within a syllable, slow enough to cost nothing.
+const SPEAKER_TICK: Duration = Duration::from_millis(50);
+/// Reception reports go out every this many speaker ticks (1 s).
+const REPORT_EVERY_TICKS: u32 = 20;
 
 /// Why serving a connection stopped.
 enum Stop {
@@ -52,7 +64,7 @@ enum Stop {
 }
 
 enum Resumed {
-    Back(Link, Vec<String>),
+    Back(Link, Vec<String>, Vec<u32>),
     GaveUp(VoipError),
     Exited(Option<Completion<()>>),
 }
@@ -88,6 +100,15 @@ fn stop_for_close(connection: &quinn::Connection) -> Stop {
     }
 }
 
+/// Pairs each member's open id with its media source id (older servers send none: 0).
+fn pair_members(open_id_list: &[String], sources: &[u32]) -> Vec<(u32, String)> {
+    open_id_list
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (sources.get(i).copied().unwrap_or(0), id.clone()))
+        .collect()
+}
+
 impl Session {
     pub(crate) fn new(
         shared: Arc<ClientShared>,
@@ -97,7 +118,6 @@ impl Session {
     ) -> Self {
         let mute = params.mute_config;
         Self {
-            shared,
             id,
             params,
             commands,
@@ -105,17 +125,26 @@ impl Session {
             mute_sent: mute,
             pending_mutes: VecDeque::new(),
             resume_token: String::new(),
+            media: shared.media.clone(),
+            members: Vec::new(),
+            speakers: Vec::new(),
+            shared,
         }
     }
 
     pub(crate) async fn run(mut self, done: Completion<Vec<String>>) {
-        let (mut link, open_id_list) = match self.join().await {
+        let (mut link, open_id_list, sources) = match self.join().await {
             Ok(joined) => joined,
             Err((error, exit)) => {
                 self.finish(Some(&error), exit);
                 return done.complete(Err(error));
             }
         };
+        if let Err(error) = self.start_media(&link, &open_id_list, &sources) {
+            link.connection.close(close_code::NORMAL, b"no audio");
+            self.finish(Some(&error), None);
+            return done.complete(Err(error));
+        }
         self.set_state(ChatState::Joined, None);
         done.complete(Ok(open_id_list));
         loop {
@@ -141,8 +170,12 @@ impl Session {
                         .for_each(|c| c.complete(Ok(())));
                     self.set_state(ChatState::Reconnecting, None);
                     match self.resume().await {
-                        Resumed::Back(resumed, open_id_list) => {
+                        Resumed::Back(resumed, open_id_list, sources) => {
                             link = resumed;
+                            if let Err(error) = self.start_media(&link, &open_id_list, &sources) {
+                                link.connection.close(close_code::NORMAL, b"no audio");
+                                return self.interrupted(error);
+                            }
                             self.set_state(ChatState::Joined, None);
                             self.shared.emit(Event::MembersChanged(open_id_list));
                         }
@@ -155,7 +188,9 @@ impl Session {
     }
 
     /// Connects and asks to join, still answering commands meanwhile: an exit abandons the join.
-    async fn join(&mut self) -> Result<(Link, Vec<String>), JoinFailure> {
+    async fn join(&mut self) -> Result<(Link, Vec<String>, Vec<u32>), JoinFailure> {
+        // Devices first: a busy microphone fails the join (-2) before the room sees us.
+        self.media.open_devices().map_err(|e| (e, None))?;
         let request = ClientMessage::Join(JoinRequest {
             app_id: self.params.app_id.clone(),
             open_id: self.params.open_id.clone(),
@@ -181,6 +216,7 @@ impl Session {
                     // Applied right after admission; the join already carries the old state.
                     Some(Command::UpdateMute(mute, reply)) => {
                         self.mute = mute;
+                        self.media.set_mute(mute);
                         reply.complete(Ok(()));
                     }
                     Some(Command::Exit(reply)) => return left_while_joining(Some(reply)),
@@ -191,12 +227,12 @@ impl Session {
         match reply {
             ServerMessage::Joined {
                 open_id_list,
+                sources,
                 resume_token,
-                ..
             } => {
                 self.resume_token = resume_token;
                 self.sync_mute(&mut link).await;
-                Ok((link, open_id_list))
+                Ok((link, open_id_list, sources))
             }
             ServerMessage::Rejected { code, reason } => {
                 Err((VoipError::new(ErrorCode::from_i32(code), reason), None))
@@ -225,12 +261,19 @@ impl Session {
     /// Serves one live connection until the call ends or the connection breaks.
     async fn serve(&mut self, link: &mut Link) -> Stop {
         let mut exiting: Option<(Option<Completion<()>>, Instant)> = None;
+        let mut tick = tokio::time::interval(SPEAKER_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticks = 0u32;
         loop {
             let leave_deadline = exiting.as_ref().map(|(_, deadline)| *deadline);
             tokio::select! {
                 message = link.inbox.recv() => match message {
-                    Some(Ok(ServerMessage::MembersChanged { open_id_list, .. })) => {
+                    Some(Ok(ServerMessage::MembersChanged { open_id_list, sources })) => {
+                        self.adopt_members(&open_id_list, &sources);
                         self.shared.emit(Event::MembersChanged(open_id_list));
+                    }
+                    Some(Ok(ServerMessage::LossHint { loss_permille })) => {
+                        self.media.set_expected_loss(loss_permille);
                     }
                     Some(Ok(ServerMessage::MuteUpdated)) => {
                         if let Some(Some(done)) = self.pending_mutes.pop_front() {
@@ -260,6 +303,8 @@ impl Session {
                 command = self.commands.recv(), if exiting.is_none() => {
                     let (leave, done) = match command {
                         Some(Command::UpdateMute(mute, done)) => {
+                            // Locally at once (the next frame), on the server when it hears.
+                            self.media.set_mute(mute);
                             self.mute = mute;
                             self.mute_sent = mute;
                             self.pending_mutes.push_back(Some(done));
@@ -280,6 +325,24 @@ impl Session {
                 },
                 _ = sleep_until(leave_deadline.unwrap_or_else(Instant::now)), if leave_deadline.is_some() => {
                     return Stop::Exited(exiting.take().and_then(|(done, _)| done));
+                },
+                _ = tick.tick(), if exiting.is_none() => {
+                    if let Some(reason) = self.media.device_failure() {
+                        return Stop::Interrupted(VoipError::new(
+                            ErrorCode::DeviceBusy,
+                            format!("audio device lost: {reason}"),
+                        ));
+                    }
+                    self.report_speakers();
+                    ticks = ticks.wrapping_add(1);
+                    if ticks % REPORT_EVERY_TICKS == 0 {
+                        let report = ClientMessage::ReceptionReport {
+                            loss_permille: self.media.reception_loss_permille(),
+                        };
+                        if wire::write_message(&mut link.send, &report).await.is_err() {
+                            return Stop::Lost;
+                        }
+                    }
                 },
             }
         }
@@ -319,6 +382,7 @@ impl Session {
                     command = self.commands.recv() => match command {
                         Some(Command::UpdateMute(mute, done)) => {
                             self.mute = mute;
+                            self.media.set_mute(mute);
                             done.complete(Ok(()));
                         }
                         Some(Command::Exit(done)) => return Resumed::Exited(Some(done)),
@@ -327,9 +391,16 @@ impl Session {
                 }
             };
             match result {
-                Ok((mut link, ServerMessage::Joined { open_id_list, .. })) => {
+                Ok((
+                    mut link,
+                    ServerMessage::Joined {
+                        open_id_list,
+                        sources,
+                        ..
+                    },
+                )) => {
                     self.sync_mute(&mut link).await;
-                    return Resumed::Back(link, open_id_list);
+                    return Resumed::Back(link, open_id_list, sources);
                 }
                 Ok((_, ServerMessage::Rejected { reason, .. })) => {
                     return Resumed::GaveUp(VoipError::new(
@@ -366,6 +437,7 @@ impl Session {
                 error.reason.clone(),
             )));
         }
+        self.end_media();
         self.shared.release(self.id);
         self.shared.emit(Event::Interrupted(error.clone()));
         self.set_state(ChatState::Left, Some(&error));
@@ -378,12 +450,64 @@ impl Session {
         for done in self.pending_mutes.drain(..).flatten() {
             done.complete(Ok(()));
         }
+        self.end_media();
         self.shared.release(self.id);
         self.set_state(ChatState::Left, error);
         if let Some(exit) = exit {
             exit.complete(Ok(()));
         }
         self.answer_leftover_commands();
+    }
+
+    /// Starts (or, after a resume, restarts) the call's audio on `link`.
+    fn start_media(
+        &mut self,
+        link: &Link,
+        open_id_list: &[String],
+        sources: &[u32],
+    ) -> Result<(), VoipError> {
+        self.members = pair_members(open_id_list, sources);
+        let connection = link.connection.clone();
+        self.media.attach(
+            connection.clone(),
+            &self.members,
+            self.my_source(),
+            self.mute,
+        )?;
+        tokio::spawn(media::receive_loop(connection, self.media.clone()));
+        Ok(())
+    }
+
+    fn my_source(&self) -> Option<u32> {
+        self.members
+            .iter()
+            .find(|(_, open_id)| *open_id == self.params.open_id)
+            .map(|(source, _)| *source)
+    }
+
+    fn adopt_members(&mut self, open_id_list: &[String], sources: &[u32]) {
+        self.members = pair_members(open_id_list, sources);
+        self.media.set_members(&self.members, self.my_source());
+    }
+
+    /// Emits the speaker list when it changed.
+    fn report_speakers(&mut self) {
+        let order: Vec<String> = self.members.iter().map(|(_, id)| id.clone()).collect();
+        let speakers = self.media.speakers(&self.params.open_id, &order);
+        if speakers != self.speakers {
+            self.speakers = speakers.clone();
+            self.shared.emit(Event::SpeakersChanged(speakers));
+        }
+    }
+
+    /// Stops the call's audio before the client is free for another join (whose devices must
+    /// not be closed by this one's ending), and clears a speaker list left showing.
+    fn end_media(&mut self) {
+        self.media.detach();
+        if !self.speakers.is_empty() {
+            self.speakers.clear();
+            self.shared.emit(Event::SpeakersChanged(Vec::new()));
+        }
     }
 
     /// Commands queued after the session decided to end would otherwise be answered with a

@@ -2,6 +2,7 @@
 //! All of the crate's `unsafe` code lives in this module. No panic crosses the boundary: every
 //! entry point runs inside [`catch`], and a panic becomes error -1000.
 
+mod audio;
 mod dispatch;
 mod sdk;
 mod server;
@@ -13,6 +14,7 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+pub use audio::*;
 pub use sdk::*;
 pub use server::*;
 pub use signing::*;

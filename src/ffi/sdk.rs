@@ -12,7 +12,9 @@ use super::dispatch::{Dispatcher, Job};
 use super::strings;
 use super::types::*;
 use super::{catch, set_last_error};
-use crate::client::{ChatState, Client, ClientConfig, Completion, Event, JoinParams};
+use crate::client::{
+    AudioConfig, AudioMode, ChatState, Client, ClientConfig, Completion, Event, JoinParams,
+};
 use crate::error::{ErrorCode, VoipError};
 use crate::log::{LogLevel, Logger};
 use crate::types::{MuteConfig, RoomType};
@@ -324,9 +326,8 @@ unsafe fn read_config(config: &VoipConfig, logger: Logger) -> Result<ClientConfi
             config.frame_ms
         ));
     }
-    // Device names are validated now so a bad one fails at init; voice uses them.
-    strings::optional(config.input_device, "input_device")?;
-    strings::optional(config.output_device, "output_device")?;
+    let input = strings::optional(config.input_device, "input_device")?.map(str::to_string);
+    let output = strings::optional(config.output_device, "output_device")?.map(str::to_string);
     let server = strings::required(config.server, "server")?;
     let mut client = ClientConfig::new(server);
     client.server_cert_sha256 =
@@ -334,6 +335,18 @@ unsafe fn read_config(config: &VoipConfig, logger: Logger) -> Result<ClientConfi
     client.connect_timeout = millis_or(config.connect_timeout_ms, client.connect_timeout);
     client.resume_timeout = millis_or(config.resume_timeout_ms, client.resume_timeout);
     client.logger = logger;
+    client.audio = AudioConfig {
+        mode: if config.audio_mode == VOIP_AUDIO_DEVICE {
+            AudioMode::Device { input, output }
+        } else {
+            AudioMode::External
+        },
+        frame_ms: if config.frame_ms == 0 {
+            20
+        } else {
+            config.frame_ms
+        },
+    };
     Ok(client)
 }
 
@@ -391,7 +404,9 @@ unsafe fn start_sdk(
         .map_err(|e| VoipError::new(ErrorCode::System, format!("cannot start the runtime: {e}")))?;
     let events = dispatcher.clone();
     let sink = Arc::new(move |event: Event| events.push(event_job(event)));
+    let external = client_config.audio.mode == AudioMode::External;
     let client = Client::with_runtime(client_config, runtime.handle().clone(), sink)?;
+    super::audio::set_external(external.then(|| client.media()));
     Ok(Sdk {
         runtime,
         client,
@@ -458,6 +473,7 @@ pub extern "C" fn voip_shutdown() {
         else {
             return Ok(());
         };
+        super::audio::set_external(None);
         let (left_tx, left_rx) = std::sync::mpsc::channel();
         let exit = Completion::new(move |_| {
             let _ = left_tx.send(());
@@ -584,4 +600,17 @@ pub extern "C" fn voip_on_interrupted(listener: VoipResultFn, user_data: *mut c_
 #[no_mangle]
 pub extern "C" fn voip_on_state_changed(listener: VoipStateFn, user_data: *mut c_void) -> i32 {
     set_listener(|l| &mut l.state, listener, user_data)
+}
+
+/// The current call's statistics, for `voip_stats_json`.
+pub(crate) fn stats_json() -> Result<String, VoipError> {
+    sdk()
+        .as_ref()
+        .map(|s| s.client.stats_json())
+        .ok_or_else(|| {
+            VoipError::new(
+                ErrorCode::InvalidArgument,
+                "not initialized: call voip_init first",
+            )
+        })
 }

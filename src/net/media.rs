@@ -4,7 +4,8 @@
 //! Client to relay (8-byte header):
 //! ```text
 //! 0      kind (1 = audio)
-//! 1      flags (bit 0: speaking; cleared on the last packet of a talkspurt)
+//! 1      flags (bit 0: speaking, cleared on the last packet of a talkspurt; bit 1: backfill,
+//!        a frame sent one frame late as the pre-roll of a talkspurt)
 //! 2..4   sequence number, u16 big-endian, +1 per frame
 //! 4..8   timestamp, u32 big-endian, the sender's 48 kHz sample clock at the frame's start
 //! 8..    Opus payload
@@ -16,6 +17,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 pub const KIND_AUDIO: u8 = 1;
 pub const FLAG_SPEAKING: u8 = 1;
+pub const FLAG_BACKFILL: u8 = 2;
 pub const UPLINK_HEADER: usize = 8;
 pub const DOWNLINK_HEADER: usize = 12;
 /// Far above what our bitrates produce (about 70-100 bytes at 20 ms), far below QUIC's limit.
@@ -25,6 +27,9 @@ pub const MAX_PAYLOAD: usize = 1000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AudioHeader {
     pub speaking: bool,
+    /// Sent one frame after its time (the pre-roll of a talkspurt): its arrival says nothing
+    /// about the network's delay.
+    pub backfill: bool,
     pub seq: u16,
     pub timestamp: u32,
 }
@@ -33,7 +38,14 @@ pub struct AudioHeader {
 pub fn encode_uplink(header: AudioHeader, payload: &[u8], out: &mut Vec<u8>) {
     out.clear();
     out.push(KIND_AUDIO);
-    out.push(if header.speaking { FLAG_SPEAKING } else { 0 });
+    let mut flags = 0;
+    if header.speaking {
+        flags |= FLAG_SPEAKING;
+    }
+    if header.backfill {
+        flags |= FLAG_BACKFILL;
+    }
+    out.push(flags);
     out.extend_from_slice(&header.seq.to_be_bytes());
     out.extend_from_slice(&header.timestamp.to_be_bytes());
     out.extend_from_slice(payload);
@@ -42,6 +54,7 @@ pub fn encode_uplink(header: AudioHeader, payload: &[u8], out: &mut Vec<u8>) {
 fn header_at(datagram: &[u8], at: usize) -> AudioHeader {
     AudioHeader {
         speaking: datagram[1] & FLAG_SPEAKING != 0,
+        backfill: datagram[1] & FLAG_BACKFILL != 0,
         seq: u16::from_be_bytes([datagram[at], datagram[at + 1]]),
         timestamp: u32::from_be_bytes([
             datagram[at + 2],
@@ -88,6 +101,7 @@ mod tests {
     fn a_frame_survives_the_relay() {
         let header = AudioHeader {
             speaking: true,
+            backfill: true,
             seq: 65535,
             timestamp: 0xdead_beef,
         };
@@ -99,6 +113,7 @@ mod tests {
         assert_eq!(decode_downlink(&down), Some((77, header, &b"opus!"[..])));
         let quiet = AudioHeader {
             speaking: false,
+            backfill: false,
             ..header
         };
         encode_uplink(quiet, b"x", &mut up);
@@ -111,6 +126,7 @@ mod tests {
         encode_uplink(
             AudioHeader {
                 speaking: true,
+                backfill: false,
                 seq: 1,
                 timestamp: 2,
             },
@@ -123,6 +139,7 @@ mod tests {
         encode_uplink(
             AudioHeader {
                 speaking: true,
+                backfill: false,
                 seq: 1,
                 timestamp: 2,
             },
@@ -134,6 +151,7 @@ mod tests {
         encode_uplink(
             AudioHeader {
                 speaking: true,
+                backfill: false,
                 seq: 1,
                 timestamp: 2,
             },

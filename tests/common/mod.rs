@@ -118,4 +118,5 @@ impl Events {
     }
 }
 
+pub mod signal;
 pub mod udp_proxy;

@@ -99,7 +99,9 @@ async fn forward(front: Arc<UdpSocket>, upstream: SocketAddr, shared: Arc<Shared
     let mut buf = vec![0u8; 65536];
     let mut tasks = tokio::task::JoinSet::new();
     loop {
-        let Ok((len, client)) = front.recv_from(&mut buf).await else { return };
+        let Ok((len, client)) = front.recv_from(&mut buf).await else {
+            return;
+        };
         let back = match backs.get(&client) {
             Some(back) => back.clone(),
             None => {

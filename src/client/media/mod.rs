@@ -1,0 +1,485 @@
+//! A client's audio: the capture pipeline and the playback streams of the current call, the
+//! edges where the game engine (or the device pump) hands samples in and takes them out, and
+//! the statistics. One `Media` lives as long as its `Client`; each session attaches its
+//! connection while the call lasts.
+//!
+//! Locking: the capture side and the playback side each have one mutex, held for the duration
+//! of one push or pull (conversion, VAD and encode; or jitter buffer, decode and mix). They are
+//! contended only by the network task filing a received packet, which holds the playback lock
+//! for a few map operations. Device callbacks never touch them (see `pump`).
+
+mod capture;
+mod playback;
+mod pump;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use bytes::Bytes;
+
+pub use capture::CaptureStats;
+pub use playback::MemberStats;
+
+use self::capture::CapturePipeline;
+use self::playback::Playback;
+use crate::audio::resample::{CaptureConverter, PlaybackConverter};
+use crate::audio::{frame_samples, SAMPLE_RATE};
+use crate::error::{ErrorCode, VoipError};
+use crate::net::media::decode_downlink;
+use crate::types::MuteConfig;
+
+/// Where a client's audio comes from and goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AudioMode {
+    /// The system's devices through cpal; `None` is the default device.
+    Device {
+        input: Option<String>,
+        output: Option<String>,
+    },
+    /// The game engine pushes capture and pulls playback (Unity, Godot, tests).
+    External,
+}
+
+/// The audio settings of a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AudioConfig {
+    pub mode: AudioMode,
+    /// 10 or 20: shorter frames cut latency, longer ones bytes and CPU.
+    pub frame_ms: u32,
+}
+
+impl Default for AudioConfig {
+    fn default() -> Self {
+        Self {
+            mode: AudioMode::External,
+            frame_ms: 20,
+        }
+    }
+}
+
+pub(crate) fn check_format(rate: u32, channels: u16) -> Result<(), VoipError> {
+    if !(8_000..=192_000).contains(&rate) || !(1..=8).contains(&channels) {
+        return Err(VoipError::new(
+            ErrorCode::InvalidArgument,
+            format!("unsupported audio format: {rate} Hz, {channels} channels (8000-192000 Hz, 1-8 channels)"),
+        ));
+    }
+    Ok(())
+}
+
+struct CaptureSide {
+    converter: Option<CaptureConverter>,
+    mono: Vec<f32>,
+    pipeline: Option<CapturePipeline>,
+    connection: Option<quinn::Connection>,
+    sent_before: CaptureStats,
+}
+
+/// One consumer of playback at one format, with its own converter and the samples it
+/// converted but has not taken yet.
+struct OutputTap {
+    converter: PlaybackConverter,
+    ready: VecDeque<f32>,
+}
+
+impl OutputTap {
+    fn new(rate: u32, channels: u16) -> Result<Self, VoipError> {
+        Ok(Self {
+            converter: PlaybackConverter::new(rate, channels)
+                .map_err(|e| VoipError::new(ErrorCode::InvalidArgument, e))?,
+            ready: VecDeque::new(),
+        })
+    }
+
+    fn matches(&self, rate: u32, channels: u16) -> bool {
+        self.converter.output_rate() == rate && self.converter.channels() == channels
+    }
+
+    /// Fills `out` (interleaved) by rendering 48 kHz mono audio as needed and converting it.
+    fn fill(
+        &mut self,
+        out: &mut [f32],
+        mono: &mut Vec<f32>,
+        converted: &mut Vec<f32>,
+        mut render: impl FnMut(&mut [f32]),
+    ) {
+        let channels = usize::from(self.converter.channels());
+        let rate = self.converter.output_rate() as usize;
+        if self.converter.is_passthrough() && channels == 1 && self.ready.is_empty() {
+            return render(out);
+        }
+        while self.ready.len() < out.len() {
+            let missing_frames = (out.len() - self.ready.len()).div_ceil(channels);
+            let needed = (missing_frames * SAMPLE_RATE as usize)
+                .div_ceil(rate)
+                .max(1);
+            mono.resize(needed, 0.0);
+            render(mono);
+            converted.clear();
+            self.converter.push(mono, converted);
+            self.ready.extend(converted.iter());
+        }
+        let n = out.len();
+        for (o, s) in out.iter_mut().zip(self.ready.drain(..n)) {
+            *o = s;
+        }
+    }
+}
+
+struct PlaybackSide {
+    playback: Option<Playback>,
+    mix: Option<OutputTap>,
+    members: HashMap<String, OutputTap>,
+    mono: Vec<f32>,
+    converted: Vec<f32>,
+}
+
+impl PlaybackSide {
+    fn tap(
+        slot: &mut Option<OutputTap>,
+        rate: u32,
+        channels: u16,
+    ) -> Result<&mut OutputTap, VoipError> {
+        if !slot.as_ref().is_some_and(|t| t.matches(rate, channels)) {
+            *slot = Some(OutputTap::new(rate, channels)?);
+        }
+        Ok(slot.as_mut().expect("just set"))
+    }
+}
+
+pub(crate) struct Media {
+    config: AudioConfig,
+    frame_samples: usize,
+    epoch: Instant,
+    mute_microphone: AtomicBool,
+    mute_earphone: AtomicBool,
+    local_speaking: AtomicBool,
+    capture: Mutex<CaptureSide>,
+    playback: Mutex<PlaybackSide>,
+    devices: Mutex<Option<pump::DevicePump>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Media {
+    pub fn new(config: AudioConfig) -> Result<Arc<Media>, VoipError> {
+        if !matches!(config.frame_ms, 10 | 20) {
+            return Err(VoipError::new(
+                ErrorCode::InvalidArgument,
+                format!("frame_ms must be 10 or 20, not {}", config.frame_ms),
+            ));
+        }
+        Ok(Arc::new(Media {
+            frame_samples: frame_samples(config.frame_ms),
+            config,
+            epoch: Instant::now(),
+            mute_microphone: AtomicBool::new(false),
+            mute_earphone: AtomicBool::new(false),
+            local_speaking: AtomicBool::new(false),
+            capture: Mutex::new(CaptureSide {
+                converter: None,
+                mono: Vec::new(),
+                pipeline: None,
+                connection: None,
+                sent_before: CaptureStats::default(),
+            }),
+            playback: Mutex::new(PlaybackSide {
+                playback: None,
+                mix: None,
+                members: HashMap::new(),
+                mono: Vec::new(),
+                converted: Vec::new(),
+            }),
+            devices: Mutex::new(None),
+        }))
+    }
+
+    fn now_us(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
+    }
+
+    /// In device mode, opens the devices (before the join touches the network, so a busy
+    /// microphone fails the join with -2). Nothing to do in external mode.
+    pub fn open_devices(self: &Arc<Self>) -> Result<(), VoipError> {
+        let AudioMode::Device { input, output } = &self.config.mode else {
+            return Ok(());
+        };
+        let pump = pump::DevicePump::start(self.clone(), input.as_deref(), output.as_deref())?;
+        *lock(&self.devices) = Some(pump);
+        Ok(())
+    }
+
+    /// Why the devices stopped, if they did mid-call.
+    pub fn device_failure(&self) -> Option<String> {
+        lock(&self.devices).as_ref().and_then(|p| p.failure())
+    }
+
+    /// Starts sending and receiving on `connection` for a call with `members` (source ids and
+    /// open ids, our own `me` included).
+    pub fn attach(
+        &self,
+        connection: quinn::Connection,
+        members: &[(u32, String)],
+        me: Option<u32>,
+        mute: MuteConfig,
+    ) -> Result<(), VoipError> {
+        self.set_mute(mute);
+        {
+            let mut capture = lock(&self.capture);
+            if capture.pipeline.is_none() {
+                capture.pipeline = Some(CapturePipeline::new(self.frame_samples)?);
+            }
+            capture.connection = Some(connection);
+        }
+        let mut playback = lock(&self.playback);
+        let stream = playback.playback.get_or_insert_with(Playback::new);
+        stream.set_members(members, me);
+        Ok(())
+    }
+
+    pub fn set_members(&self, members: &[(u32, String)], me: Option<u32>) {
+        if let Some(playback) = lock(&self.playback).playback.as_mut() {
+            playback.set_members(members, me);
+        }
+    }
+
+    /// Ends the call's audio: nothing more is sent, playback falls silent, devices close.
+    pub fn detach(&self) {
+        {
+            let mut capture = lock(&self.capture);
+            if let Some(pipeline) = capture.pipeline.take() {
+                let stats = pipeline.stats();
+                capture.sent_before.packets_sent += stats.packets_sent;
+                capture.sent_before.bytes_sent += stats.bytes_sent;
+                capture.sent_before.frames += stats.frames;
+            }
+            capture.connection = None;
+        }
+        {
+            let mut playback = lock(&self.playback);
+            playback.playback = None;
+            playback.members.clear();
+        }
+        self.local_speaking.store(false, Ordering::SeqCst);
+        let pump = lock(&self.devices).take();
+        drop(pump); // joins the pump thread outside the lock
+    }
+
+    /// Takes effect on the next frame: the flags are read on every push and pull.
+    pub fn set_mute(&self, mute: MuteConfig) {
+        self.mute_microphone
+            .store(mute.mute_microphone, Ordering::SeqCst);
+        self.mute_earphone
+            .store(mute.mute_earphone, Ordering::SeqCst);
+        if mute.mute_microphone {
+            self.local_speaking.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// Files a datagram from the relay with the playback of its member.
+    pub fn receive(&self, datagram: &[u8]) {
+        let Some((source, header, payload)) = decode_downlink(datagram) else {
+            return;
+        };
+        let now = self.now_us();
+        if let Some(playback) = lock(&self.playback).playback.as_mut() {
+            playback.insert(source, header, payload, now);
+        }
+    }
+
+    /// Captured audio in: interleaved samples at any supported rate and channel count.
+    pub fn push_capture(&self, samples: &[f32], rate: u32, channels: u16) -> Result<(), VoipError> {
+        check_format(rate, channels)?;
+        let muted = self.mute_microphone.load(Ordering::SeqCst);
+        let mut guard = lock(&self.capture);
+        let capture = &mut *guard;
+        if !capture
+            .converter
+            .as_ref()
+            .is_some_and(|c| c.input_rate() == rate && c.channels() == channels)
+        {
+            capture.converter = Some(
+                CaptureConverter::new(rate, channels)
+                    .map_err(|e| VoipError::new(ErrorCode::InvalidArgument, e))?,
+            );
+        }
+        let converter = capture.converter.as_mut().expect("just set");
+        capture.mono.clear();
+        converter.push(samples, &mut capture.mono);
+        let (Some(pipeline), Some(connection)) =
+            (capture.pipeline.as_mut(), capture.connection.as_ref())
+        else {
+            return Ok(());
+        };
+        let mut send = |datagram: &[u8]| {
+            // A datagram the connection cannot take now is a lost packet, not an error.
+            let _ = connection.send_datagram(Bytes::copy_from_slice(datagram));
+        };
+        pipeline.push(&capture.mono, muted, &mut send)?;
+        self.local_speaking
+            .store(pipeline.speaking(), Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// The mix of the call, interleaved at `rate` and `channels`, into `out` (whole frames).
+    /// Silence when not in a call or with the earphone muted.
+    pub fn pull_playback(
+        &self,
+        out: &mut [f32],
+        rate: u32,
+        channels: u16,
+    ) -> Result<(), VoipError> {
+        check_format(rate, channels)?;
+        let now = self.now_us();
+        let muted = self.mute_earphone.load(Ordering::SeqCst);
+        let mut guard = lock(&self.playback);
+        let side = &mut *guard;
+        let (Some(playback), false) = (side.playback.as_mut(), muted) else {
+            out.fill(0.0);
+            return Ok(());
+        };
+        let tap = PlaybackSide::tap(&mut side.mix, rate, channels)?;
+        tap.fill(out, &mut side.mono, &mut side.converted, |mono| {
+            playback.render_mix(mono, now)
+        });
+        Ok(())
+    }
+
+    /// One member's audio alone (for engine-side 3D voice). Pulling a member takes them out of
+    /// the mix for as long as they are pulled. Silence for an unknown member.
+    pub fn pull_member(
+        &self,
+        open_id: &str,
+        out: &mut [f32],
+        rate: u32,
+        channels: u16,
+    ) -> Result<bool, VoipError> {
+        check_format(rate, channels)?;
+        let now = self.now_us();
+        let muted = self.mute_earphone.load(Ordering::SeqCst);
+        let mut guard = lock(&self.playback);
+        let side = &mut *guard;
+        let (Some(playback), false) = (side.playback.as_mut(), muted) else {
+            out.fill(0.0);
+            return Ok(false);
+        };
+        let mut slot = side.members.remove(open_id);
+        let tap = PlaybackSide::tap(&mut slot, rate, channels)?;
+        let mut found = true;
+        tap.fill(out, &mut side.mono, &mut side.converted, |mono| {
+            found &= playback.render_member(open_id, mono, now);
+        });
+        if found {
+            side.members
+                .insert(open_id.to_string(), slot.expect("tap was set"));
+        }
+        Ok(found)
+    }
+
+    /// Who is speaking now, in room order: the local user when speaking and not muted, and
+    /// remote members whose speech arrived lately.
+    pub fn speakers(&self, me: &str, room_order: &[String]) -> Vec<String> {
+        let now = self.now_us();
+        let mut speaking = lock(&self.playback)
+            .playback
+            .as_ref()
+            .map(|p| p.speakers(now))
+            .unwrap_or_default();
+        if self.local_speaking.load(Ordering::SeqCst)
+            && !self.mute_microphone.load(Ordering::SeqCst)
+        {
+            speaking.push(me.to_string());
+        }
+        room_order
+            .iter()
+            .filter(|id| speaking.contains(id))
+            .cloned()
+            .collect()
+    }
+
+    /// Loss of received media lately, in per mille: what this client reports to the room.
+    pub fn reception_loss_permille(&self) -> u16 {
+        let loss = lock(&self.playback)
+            .playback
+            .as_ref()
+            .map(|p| p.loss_fraction())
+            .unwrap_or(0.0);
+        (loss.clamp(0.0, 1.0) * 1000.0).round() as u16
+    }
+
+    /// The room's worst reception loss: sets how much FEC the encoder spends.
+    pub fn set_expected_loss(&self, permille: u16) {
+        if let Some(pipeline) = lock(&self.capture).pipeline.as_mut() {
+            pipeline.set_expected_loss((permille.div_ceil(10)).min(100) as u8);
+        }
+    }
+
+    /// Per-call statistics as a JSON object (see the README for the fields).
+    pub fn stats_json(&self) -> String {
+        let (sent, lookahead) = {
+            let capture = lock(&self.capture);
+            let current = capture
+                .pipeline
+                .as_ref()
+                .map(|p| p.stats())
+                .unwrap_or_default();
+            let lookahead = capture
+                .pipeline
+                .as_ref()
+                .map(|p| p.lookahead_samples())
+                .unwrap_or(0);
+            (
+                CaptureStats {
+                    frames: capture.sent_before.frames + current.frames,
+                    packets_sent: capture.sent_before.packets_sent + current.packets_sent,
+                    bytes_sent: capture.sent_before.bytes_sent + current.bytes_sent,
+                },
+                lookahead,
+            )
+        };
+        let members: Vec<MemberStats> = lock(&self.playback)
+            .playback
+            .as_ref()
+            .map(|p| p.stats())
+            .unwrap_or_default();
+        let ms = |us: u64| us as f64 / 1000.0;
+        let members: serde_json::Map<String, serde_json::Value> = members
+            .into_iter()
+            .map(|m| {
+                let j = m.jitter;
+                let value = serde_json::json!({
+                    "packetsReceived": j.received,
+                    "packetsLost": j.lost,
+                    "packetsRecovered": j.recovered,
+                    "packetsLate": j.late,
+                    "packetsConcealed": j.concealed,
+                    "framesDroppedForDrift": j.dropped_for_drift,
+                    "jitterBufferDelayMs": ms(j.delay_us),
+                    "jitterBufferTargetMs": ms(j.target_delay_us),
+                    "jitterMs": ms(j.jitter_us),
+                    "decodeErrors": m.decode_errors,
+                });
+                (m.open_id, value)
+            })
+            .collect();
+        serde_json::json!({
+            "frameMs": self.config.frame_ms,
+            "codecLookaheadMs": lookahead as f64 * 1000.0 / f64::from(SAMPLE_RATE),
+            "sent": { "frames": sent.frames, "packets": sent.packets_sent, "bytes": sent.bytes_sent },
+            "speaking": self.local_speaking.load(Ordering::SeqCst),
+            "members": members,
+        })
+        .to_string()
+    }
+}
+
+/// Reads relayed datagrams into `media` until the connection closes.
+pub(crate) async fn receive_loop(connection: quinn::Connection, media: Arc<Media>) {
+    while let Ok(datagram) = connection.read_datagram().await {
+        media.receive(&datagram);
+    }
+}

@@ -1,0 +1,279 @@
+//! The receiving half of a call, sans-IO: datagrams in, 48 kHz mono audio out, one stream per
+//! remote member (jitter buffer, decoder) mixed on demand.
+//!
+//! Audio is decoded when the output asks for it, not ahead: the only buffering between a
+//! packet's arrival and its playout is the jitter buffer's adaptive target, which is what
+//! keeps mouth-to-ear latency at its floor on a clean link.
+
+use std::collections::VecDeque;
+
+use crate::audio::codec::{packet_frame_samples, VoiceDecoder};
+use crate::audio::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
+use crate::audio::mixer::Limiter;
+use crate::audio::SAMPLE_RATE;
+use crate::net::media::AudioHeader;
+
+/// A member counts as speaking for this long after their last packet flagged as speech, so
+/// jitter between packets does not flap the speaker list.
+const SPEAKING_HOLD_US: u64 = 300_000;
+/// A member pulled on their own within this long is left out of the mix, so a game that
+/// spatialises some members hears each of them once.
+const PULLED_ALONE_US: u64 = 1_000_000;
+
+/// One remote member's stream: decoded at the member's own frame length, learned from their
+/// packets (members may use 10 or 20 ms frames independently).
+struct MemberStream {
+    source: u32,
+    open_id: String,
+    decoding: Option<Decoding>,
+    /// Decoded samples not yet played: less than one frame between calls.
+    decoded: VecDeque<f32>,
+    last_speech_us: Option<u64>,
+    pulled_alone_us: Option<u64>,
+    decode_errors: u64,
+    /// Figures of decoders replaced when the member changed frame length.
+    earlier: JitterStats,
+}
+
+struct Decoding {
+    jitter: JitterBuffer,
+    decoder: VoiceDecoder,
+    frame: Vec<f32>,
+}
+
+impl Decoding {
+    fn new(frame_samples: usize) -> Option<Self> {
+        Some(Self {
+            jitter: JitterBuffer::new(JitterConfig {
+                frame_samples,
+                ..JitterConfig::default()
+            }),
+            decoder: VoiceDecoder::new(frame_samples).ok()?,
+            frame: vec![0.0; frame_samples],
+        })
+    }
+
+    fn frame_samples(&self) -> usize {
+        self.frame.len()
+    }
+}
+
+impl MemberStream {
+    fn new(source: u32, open_id: String) -> Self {
+        Self {
+            source,
+            open_id,
+            decoding: None,
+            decoded: VecDeque::with_capacity(2 * 960),
+            last_speech_us: None,
+            pulled_alone_us: None,
+            decode_errors: 0,
+            earlier: JitterStats::default(),
+        }
+    }
+
+    fn insert(&mut self, header: AudioHeader, payload: &[u8], now_us: u64) {
+        let Some(frame_samples) = packet_frame_samples(payload) else {
+            self.decode_errors += 1;
+            return;
+        };
+        if self.decoding.as_ref().map(Decoding::frame_samples) != Some(frame_samples) {
+            if let Some(old) = self.decoding.take() {
+                self.earlier = add_stats(self.earlier, old.jitter.stats());
+            }
+            self.decoding = Decoding::new(frame_samples);
+        }
+        let Some(decoding) = self.decoding.as_mut() else {
+            return;
+        };
+        // A backfilled frame was sent a frame late on purpose: file it as arriving on time, so
+        // it neither inflates the measured network delay nor holds up the talkspurt's start.
+        let frame_us = frame_samples as u64 * 1_000_000 / u64::from(SAMPLE_RATE);
+        let arrival = if header.backfill {
+            now_us.saturating_sub(frame_us)
+        } else {
+            now_us
+        };
+        if header.speaking {
+            self.last_speech_us = Some(now_us);
+        }
+        decoding.jitter.insert(
+            header.seq,
+            header.timestamp,
+            header.speaking,
+            payload,
+            arrival,
+        );
+    }
+
+    /// Appends `n` samples of this member's audio to `out` (cleared first).
+    fn render(&mut self, n: usize, now_us: u64, out: &mut Vec<f32>) {
+        out.clear();
+        let Some(d) = self.decoding.as_mut() else {
+            out.resize(n, 0.0);
+            return;
+        };
+        while self.decoded.len() < n {
+            let produced = match d.jitter.next_frame(now_us) {
+                Playout::Packet(packet) => {
+                    let result = d.decoder.decode(&packet, &mut d.frame);
+                    d.jitter.recycle(packet);
+                    result
+                }
+                Playout::Fec(next) => {
+                    let result = d.decoder.decode_fec(&next, &mut d.frame);
+                    d.jitter.recycle(next);
+                    result
+                }
+                Playout::Conceal => d.decoder.conceal(&mut d.frame),
+                Playout::Silence => {
+                    d.frame.fill(0.0);
+                    Ok(d.frame.len())
+                }
+            };
+            let produced = produced.unwrap_or_else(|_| {
+                self.decode_errors += 1;
+                d.frame.fill(0.0);
+                d.frame.len()
+            });
+            self.decoded.extend(&d.frame[..produced]);
+        }
+        out.extend(self.decoded.drain(..n));
+    }
+
+    fn stats(&self) -> JitterStats {
+        match &self.decoding {
+            Some(d) => add_stats(self.earlier, d.jitter.stats()),
+            None => self.earlier,
+        }
+    }
+}
+
+/// Counters add up across a member's decoders; the delay figures are the current decoder's.
+fn add_stats(earlier: JitterStats, now: JitterStats) -> JitterStats {
+    JitterStats {
+        received: earlier.received + now.received,
+        lost: earlier.lost + now.lost,
+        recovered: earlier.recovered + now.recovered,
+        late: earlier.late + now.late,
+        duplicate: earlier.duplicate + now.duplicate,
+        concealed: earlier.concealed + now.concealed,
+        dropped_for_drift: earlier.dropped_for_drift + now.dropped_for_drift,
+        ..now
+    }
+}
+
+/// Per-member figures for the statistics a game shows or logs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberStats {
+    pub open_id: String,
+    pub jitter: JitterStats,
+    pub decode_errors: u64,
+}
+
+pub struct Playback {
+    members: Vec<MemberStream>,
+    limiter: Limiter,
+    member_audio: Vec<f32>,
+}
+
+impl Playback {
+    pub fn new() -> Self {
+        Self {
+            members: Vec::new(),
+            limiter: Limiter::new(SAMPLE_RATE),
+            member_audio: Vec::with_capacity(4 * 960),
+        }
+    }
+
+    /// Follows the room's member list: new members get a stream, departed ones lose theirs,
+    /// and `me` (whose audio never comes back to us) has none.
+    pub fn set_members(&mut self, members: &[(u32, String)], me: Option<u32>) {
+        self.members
+            .retain(|m| members.iter().any(|(source, _)| *source == m.source));
+        for (source, open_id) in members {
+            if Some(*source) == me || self.members.iter().any(|m| m.source == *source) {
+                continue;
+            }
+            self.members
+                .push(MemberStream::new(*source, open_id.clone()));
+        }
+    }
+
+    /// Files a received frame with its member's jitter buffer; unknown sources are ignored.
+    pub fn insert(&mut self, source: u32, header: AudioHeader, payload: &[u8], now_us: u64) {
+        if let Some(member) = self.members.iter_mut().find(|m| m.source == source) {
+            member.insert(header, payload, now_us);
+        }
+    }
+
+    /// Fills `out` with the mix of every member not being pulled on their own. The sum goes
+    /// through a limiter, so several loud members come out quieter, never clipped.
+    pub fn render_mix(&mut self, out: &mut [f32], now_us: u64) {
+        out.fill(0.0);
+        for member in self.members.iter_mut() {
+            if member
+                .pulled_alone_us
+                .is_some_and(|t| now_us.saturating_sub(t) < PULLED_ALONE_US)
+            {
+                continue;
+            }
+            member.render(out.len(), now_us, &mut self.member_audio);
+            for (o, &x) in out.iter_mut().zip(&self.member_audio) {
+                *o += x;
+            }
+        }
+        self.limiter.process(out);
+    }
+
+    /// Fills `out` with one member's audio alone (for engine-side 3D voice); false if there is
+    /// no such member (then `out` is silence).
+    pub fn render_member(&mut self, open_id: &str, out: &mut [f32], now_us: u64) -> bool {
+        let Some(member) = self.members.iter_mut().find(|m| m.open_id == open_id) else {
+            out.fill(0.0);
+            return false;
+        };
+        member.pulled_alone_us = Some(now_us);
+        member.render(out.len(), now_us, &mut self.member_audio);
+        out.copy_from_slice(&self.member_audio);
+        true
+    }
+
+    /// Members whose speech arrived within the hold.
+    pub fn speakers(&self, now_us: u64) -> Vec<String> {
+        self.members
+            .iter()
+            .filter(|m| {
+                m.last_speech_us
+                    .is_some_and(|t| now_us.saturating_sub(t) < SPEAKING_HOLD_US)
+            })
+            .map(|m| m.open_id.clone())
+            .collect()
+    }
+
+    /// The share of packets lost lately, over all members: what this client reports.
+    pub fn loss_fraction(&self) -> f32 {
+        self.members
+            .iter()
+            .filter_map(|m| m.decoding.as_ref())
+            .map(|d| d.jitter.loss_fraction())
+            .fold(0.0, f32::max)
+    }
+
+    pub fn stats(&self) -> Vec<MemberStats> {
+        self.members
+            .iter()
+            .map(|m| MemberStats {
+                open_id: m.open_id.clone(),
+                jitter: m.stats(),
+                decode_errors: m.decode_errors,
+            })
+            .collect()
+    }
+}
+
+impl Default for Playback {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,334 @@
+//! Voice end to end through the real relay over loopback, with external audio driven in real
+//! time: what one member says, the others hear; mute means what it says; speakers follow who
+//! talks; a lossy, jittery link still sounds continuous.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::signal::*;
+use common::udp_proxy::{Impairment, UdpProxy};
+use common::*;
+use voipchat::{Client, ClientConfig, Event, MuteConfig};
+
+const RATE: u32 = 48_000;
+
+/// These tests run calls in real time; sharing two cores between several at once would test
+/// the machine's scheduler, not the SDK. They take turns.
+static REAL_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+const CHUNK: usize = 480; // 10 ms, what a game's audio callback typically asks for
+
+/// Members of one call: each pushes its own script (or silence) and records what it hears,
+/// all in real time, 10 ms per step, like an engine's audio thread.
+struct Call {
+    clients: Vec<Arc<Client>>,
+}
+
+/// What each member heard: (mix, the first other member alone if pulled).
+struct Heard {
+    mix: Vec<Vec<f32>>,
+}
+
+impl Call {
+    /// Runs `seconds` of audio: member i pushes `scripts[i]` (padded with silence) and pulls
+    /// its mix (or, for members listed in `pull_alone`, that member's voice alone).
+    fn run(&self, scripts: &[Vec<f32>], seconds: f32, pull_alone: &[(usize, &str)]) -> Heard {
+        let steps = (seconds * 100.0) as usize;
+        let mut heard = vec![Vec::with_capacity(steps * CHUNK); self.clients.len()];
+        let start = Instant::now();
+        let mut out = vec![0.0f32; CHUNK];
+        for step in 0..steps {
+            for (i, client) in self.clients.iter().enumerate() {
+                let from = step * CHUNK;
+                let script = scripts.get(i).map(Vec::as_slice).unwrap_or(&[]);
+                let mut input = script
+                    .get(from..(from + CHUNK).min(script.len()))
+                    .unwrap_or(&[])
+                    .to_vec();
+                input.resize(CHUNK, 0.0);
+                client.push_capture(&input, RATE, 1).unwrap();
+                match pull_alone.iter().find(|(who, _)| *who == i) {
+                    Some((_, member)) => {
+                        client.pull_member(member, &mut out, RATE, 1).unwrap();
+                    }
+                    None => client.pull_playback(&mut out, RATE, 1).unwrap(),
+                }
+                heard[i].extend_from_slice(&out);
+            }
+            let next = start + Duration::from_millis(10 * (step as u64 + 1));
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        }
+        Heard { mix: heard }
+    }
+}
+
+async fn join_call(names: &[&str], config: impl Fn() -> ClientConfig) -> (Call, Vec<Events>) {
+    let mut clients = Vec::new();
+    let mut events = Vec::new();
+    for name in names {
+        let (client, rx) = Client::with_channel(config()).unwrap();
+        client.join(signed(name, "voice-room")).await.unwrap();
+        clients.push(Arc::new(client));
+        events.push(Events(rx));
+    }
+    (Call { clients }, events)
+}
+
+/// Runs the call on a blocking thread (it sleeps in real time).
+async fn run(
+    call: Call,
+    scripts: Vec<Vec<f32>>,
+    seconds: f32,
+    pull_alone: Vec<(usize, String)>,
+) -> (Call, Heard) {
+    let _turn = REAL_TIME.lock().await;
+    tokio::task::spawn_blocking(move || {
+        let alone: Vec<(usize, &str)> = pull_alone.iter().map(|(i, s)| (*i, s.as_str())).collect();
+        let heard = call.run(&scripts, seconds, &alone);
+        (call, heard)
+    })
+    .await
+    .unwrap()
+}
+
+fn sent_packets(client: &Client) -> u64 {
+    let stats: serde_json::Value = serde_json::from_str(&client.stats_json()).unwrap();
+    stats["sent"]["packets"].as_u64().unwrap()
+}
+
+fn received_from(client: &Client, member: &str) -> u64 {
+    let stats: serde_json::Value = serde_json::from_str(&client.stats_json()).unwrap();
+    stats["members"][member]["packetsReceived"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_says_b_hears_aligned_and_recognisable() {
+    let server = server().await;
+    let (call, _events) = join_call(&["alice", "bob"], || config_for(&server)).await;
+    let speech = speech_like(3.0, 140.0, RATE);
+    let (call, heard) = run(call, vec![speech.clone()], 3.6, vec![]).await;
+    // Steady state: from 1 s on. (A talkspurt starts one frame later than it could, for the
+    // pre-roll that keeps its first syllable; the jitter buffer drops that frame at a quiet
+    // moment within the first second.)
+    let (lag, correlation) = align_from(&speech, &heard.mix[1], RATE as usize, RATE as usize / 5);
+    println!(
+        "alice -> bob: delay {:.1} ms, correlation {correlation:.3}",
+        lag as f32 / 48.0
+    );
+    println!("bob's stats: {}", call.clients[1].stats_json());
+    assert!(correlation > 0.8, "correlation {correlation} at lag {lag}");
+    assert!(
+        lag < RATE as usize / 10,
+        "delay {lag} samples is over 100 ms"
+    );
+    assert_eq!(
+        dropouts(
+            &speech[RATE as usize..],
+            &heard.mix[1][RATE as usize..],
+            lag,
+            RATE
+        ),
+        0
+    );
+    assert!(rms(&heard.mix[0]) < 1e-3, "alice does not hear herself");
+
+    // The same through bob's per-member pull.
+    let (_call, heard) = run(call, vec![speech.clone()], 3.6, vec![(1, "alice".into())]).await;
+    let (lag, correlation) = align_from(&speech, &heard.mix[1], RATE as usize, RATE as usize / 5);
+    assert!(
+        correlation > 0.8,
+        "pull_member: correlation {correlation} at lag {lag}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_muted_microphone_sends_nothing_and_b_hears_silence() {
+    let server = server().await;
+    let (call, _events) = join_call(&["alice", "bob"], || config_for(&server)).await;
+    call.clients[0]
+        .update_mute_config(MuteConfig {
+            mute_microphone: true,
+            mute_earphone: false,
+        })
+        .await
+        .unwrap();
+    let speech = speech_like(2.0, 140.0, RATE);
+    let (call, heard) = run(call, vec![speech], 2.2, vec![]).await;
+    assert_eq!(
+        sent_packets(&call.clients[0]),
+        0,
+        "no media datagrams while muted"
+    );
+    assert!(rms(&heard.mix[1]) < 1e-4);
+    assert_eq!(received_from(&call.clients[1], "alice"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_muted_earphone_plays_nothing_and_the_server_forwards_nothing() {
+    let server = server().await;
+    let (call, _events) = join_call(&["alice", "bob"], || config_for(&server)).await;
+    call.clients[1]
+        .update_mute_config(MuteConfig {
+            mute_microphone: false,
+            mute_earphone: true,
+        })
+        .await
+        .unwrap();
+    let speech = speech_like(2.0, 140.0, RATE);
+    let (call, heard) = run(call, vec![speech], 2.2, vec![]).await;
+    assert!(sent_packets(&call.clients[0]) > 50, "alice did talk");
+    assert!(rms(&heard.mix[1]) < 1e-4);
+    assert_eq!(
+        received_from(&call.clients[1], "alice"),
+        0,
+        "nothing forwarded to a muted earphone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speakers_changed_follows_who_talks() {
+    let server = server().await;
+    let (call, mut events) = join_call(&["alice", "bob"], || config_for(&server)).await;
+    let mut script = vec![0.0; RATE as usize / 2];
+    script.extend(speech_like(1.5, 140.0, RATE));
+    let (_call, _heard) = run(call, vec![script], 3.5, vec![]).await;
+    let speaker_lists = |events: &mut Events| -> Vec<Vec<String>> {
+        events
+            .drain()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::SpeakersChanged(list) => Some(list),
+                _ => None,
+            })
+            .collect()
+    };
+    let bob_saw = speaker_lists(&mut events[1]);
+    let alice_saw = speaker_lists(&mut events[0]);
+    assert_eq!(
+        bob_saw.first(),
+        Some(&vec!["alice".to_string()]),
+        "{bob_saw:?}"
+    );
+    assert_eq!(bob_saw.last(), Some(&Vec::<String>::new()), "{bob_saw:?}");
+    assert_eq!(
+        alice_saw.first(),
+        Some(&vec!["alice".to_string()]),
+        "{alice_saw:?}"
+    );
+    assert_eq!(
+        alice_saw.last(),
+        Some(&Vec::<String>::new()),
+        "{alice_saw:?}"
+    );
+    // Pauses between syllables (50 ms) do not flap the list.
+    assert!(bob_saw.len() <= 3, "{bob_saw:?}");
+}
+
+fn scripts_for_check() -> Vec<Vec<f32>> {
+    vec![
+        speech_like(2.0, 120.0, RATE),
+        speech_like(2.0, 210.0, RATE),
+        speech_like(2.0, 330.0, RATE),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_members_talking_at_once_are_all_heard() {
+    let server = server().await;
+    let (call, _events) = join_call(&["a", "b", "c", "listener"], || config_for(&server)).await;
+    let (_call, heard) = run(call, scripts_for_check(), 2.4, vec![]).await;
+    let mix = &heard.mix[3];
+    // Three uncorrelated voices of equal level: each alone correlates with the mix at about
+    // 1/sqrt(3) = 0.58. A missing one would be near 0. Judged per 250 ms stretch (median), so
+    // a playout adjustment in one member's stream does not hide the others.
+    for (i, script) in scripts_for_check().iter().enumerate() {
+        let (lag, whole) = align_from(script, mix, RATE as usize, RATE as usize / 5);
+        let windows = windowed_correlation(
+            &script[RATE as usize..],
+            &mix[RATE as usize..],
+            lag,
+            RATE as usize / 4,
+            RATE as usize / 50,
+        );
+        let typical = median(windows);
+        println!(
+            "voice {i}: correlation with the mix {whole:.3} at {:.1} ms, per stretch {typical:.3}",
+            lag as f32 / 48.0
+        );
+        assert!(
+            typical > 0.4,
+            "voice {i} is missing from the mix: {typical}"
+        );
+    }
+    assert!(mix.iter().all(|s| s.abs() <= 1.0), "the mix never clips");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_percent_loss_and_thirty_ms_jitter_still_sound_continuous() {
+    let server = server().await;
+    let proxy = UdpProxy::start(server.local_addr()).await;
+    proxy.impair(Impairment {
+        loss: 0.10,
+        jitter: Duration::from_millis(30),
+        seed: 7,
+    });
+    let through_proxy = || {
+        let mut config = config_for(&server);
+        config.server = proxy.addr.to_string();
+        config
+    };
+    let (call, _events) = join_call(&["alice"], through_proxy).await;
+    let (bob, bob_rx) = Client::with_channel(config_for(&server)).unwrap();
+    bob.join(signed("bob", "voice-room")).await.unwrap();
+    let call = Call {
+        clients: vec![call.clients[0].clone(), Arc::new(bob)],
+    };
+    let _bob_events = Events(bob_rx);
+    let speech = speech_like(6.0, 140.0, RATE);
+    let (call, heard) = run(call, vec![speech.clone()], 6.6, vec![]).await;
+    let (lag, correlation) = align_from(&speech, &heard.mix[1], RATE as usize, RATE as usize / 4);
+    let stats: serde_json::Value = serde_json::from_str(&call.clients[1].stats_json()).unwrap();
+    println!(
+        "impaired: delay {:.1} ms, correlation {correlation:.3}, stats {}",
+        lag as f32 / 48.0,
+        stats["members"]["alice"]
+    );
+    assert!(
+        stats["members"]["alice"]["packetsLost"].as_u64().unwrap() > 0,
+        "the impairment did drop packets"
+    );
+    assert!(
+        stats["members"]["alice"]["packetsRecovered"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "FEC recovered some"
+    );
+    // Playout adapts under jitter, so compare 250 ms stretches, each at its own alignment.
+    let windows = windowed_correlation(
+        &speech[RATE as usize..],
+        &heard.mix[1][RATE as usize..],
+        lag,
+        RATE as usize / 4,
+        RATE as usize / 20,
+    );
+    let typical = median(windows.clone());
+    println!(
+        "impaired: per-window correlation median {typical:.3}, worst {:.3}",
+        windows.iter().cloned().fold(1.0, f32::min)
+    );
+    assert!(typical > 0.7, "median windowed correlation {typical}");
+    // Concealment fills gaps: no 10 ms stretch of voiced input comes out silent, bar a few.
+    let gaps = dropouts(
+        &speech[RATE as usize..],
+        &heard.mix[1][RATE as usize..],
+        lag,
+        RATE,
+    );
+    assert!(gaps <= 3, "{gaps} audible gaps");
+    assert_eq!(clicks(&heard.mix[1], 0.25), 0, "clicks in the output");
+    assert_eq!(clicks(&speech, 0.25), 0, "the reference itself is smooth");
+}
