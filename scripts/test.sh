@@ -25,6 +25,9 @@ cargo clippy --all-targets -- -D warnings
 step "Rust tests"
 cargo test --all-targets
 
+step "cpal device path against a PulseAudio null sink"
+bash tests/audio_device.sh
+
 step "C ABI test (plain, then valgrind)"
 bash tests/c/run.sh
 

@@ -103,6 +103,10 @@ export ALSA_CONFIG_PATH="$runtime/asound.conf"
 export VOIPCHAT_PULSE_NULL_SINK=1
 status=0
 cargo test --test audio_device -- --test-threads=1 "$@" || status=$?
+# A whole call with one member on these devices (the SDK's device pump).
+if [ "$status" -eq 0 ]; then
+    cargo test --test device_call -- --test-threads=1 || status=$?
+fi
 # Last, alone: the test that kills this daemon under open streams to see them reported failed.
 if [ "$status" -eq 0 ]; then
     VOIPCHAT_PULSE_KILL_PID=$pulse_pid cargo test --test audio_device -- --exact \

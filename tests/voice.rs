@@ -332,3 +332,68 @@ async fn ten_percent_loss_and_thirty_ms_jitter_still_sound_continuous() {
     assert_eq!(clicks(&heard.mix[1], 0.25), 0, "clicks in the output");
     assert_eq!(clicks(&speech, 0.25), 0, "the reference itself is smooth");
 }
+
+#[tokio::test]
+async fn a_microphone_that_cannot_be_opened_fails_the_join_with_minus_two() {
+    let server = server().await;
+    let mut config = config_for(&server);
+    config.audio = voipchat::AudioConfig {
+        mode: voipchat::AudioMode::Device {
+            input: Some("no such microphone".into()),
+            output: None,
+        },
+        frame_ms: 20,
+    };
+    let (client, _events) = Client::with_channel(config).unwrap();
+    let err = client
+        .join(signed("alice", "voice-room"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, voipchat::ErrorCode::DeviceBusy);
+    assert!(err.reason.contains("no such microphone"), "{}", err.reason);
+    assert_eq!(server.stats().members, 0, "the room never saw the member");
+    assert_eq!(client.state(), voipchat::ChatState::Left);
+}
+
+#[tokio::test]
+async fn a_frame_length_other_than_10_or_20_ms_is_refused() {
+    let mut config = ClientConfig::new("127.0.0.1:9");
+    config.audio.frame_ms = 15;
+    let err = Client::with_channel(config).err().unwrap();
+    assert_eq!(err.code, voipchat::ErrorCode::InvalidArgument);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_with_different_frame_lengths_hear_each_other() {
+    let server = server().await;
+    let ten = || {
+        let mut config = config_for(&server);
+        config.audio.frame_ms = 10;
+        config
+    };
+    let (call, _events) = join_call(&["alice"], ten).await;
+    let (bob, bob_rx) = Client::with_channel(config_for(&server)).unwrap();
+    bob.join(signed("bob", "voice-room")).await.unwrap();
+    let _bob_events = Events(bob_rx);
+    let call = Call {
+        clients: vec![call.clients[0].clone(), Arc::new(bob)],
+    };
+    let speech = speech_like(3.0, 140.0, RATE);
+    // Both ways: alice (10 ms frames) speaks first, then bob (20 ms frames).
+    let mut bob_script = vec![0.0; 3 * RATE as usize + RATE as usize / 2];
+    bob_script.extend(&speech);
+    let (_call, heard) = run(call, vec![speech.clone(), bob_script], 7.0, vec![]).await;
+    let (lag, correlation) = align_from(&speech, &heard.mix[1], RATE as usize, RATE as usize / 5);
+    println!(
+        "10 ms -> 20 ms: delay {:.1} ms, correlation {correlation:.3}",
+        lag as f32 / 48.0
+    );
+    assert!(correlation > 0.8, "bob hears alice: {correlation}");
+    let later = &heard.mix[0][3 * RATE as usize + RATE as usize / 2..];
+    let (lag, correlation) = align_from(&speech, later, RATE as usize, RATE as usize / 5);
+    println!(
+        "20 ms -> 10 ms: delay {:.1} ms, correlation {correlation:.3}",
+        lag as f32 / 48.0
+    );
+    assert!(correlation > 0.8, "alice hears bob: {correlation}");
+}
