@@ -1,37 +1,60 @@
-//! The Quick start demo: an embedded relay and four players joining one room, with every
-//! event printed as it happens. Run it with `cargo run --example demo`.
+//! The Quick start demo: an embedded relay and four players in one room, talking. Every event
+//! is printed as it happens, and what bob heard is written to `demo-bob-heard.wav`.
+//!
+//! Run it with `cargo run --release --example demo`. With a microphone and speakers on the
+//! machine, a fifth player, "you", joins on the system's devices and hears the others (and they
+//! hear you); without them the demo runs on engine-fed ("external") audio only.
 //!
 //! In a real game the relay runs elsewhere (`voipchat-server`) and the game's backend signs
 //! each join; here both happen in-process so the demo needs nothing but this repository.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use voipchat::{auth, Client, ClientConfig, Event, JoinParams, MuteConfig, Server, ServerConfig};
+use voipchat::{
+    auth, AudioConfig, AudioMode, Client, ClientConfig, Event, JoinParams, MuteConfig, Server,
+    ServerConfig,
+};
 
 const APP_ID: &str = "wx-demo";
 const APP_SECRET: &str = "demo-secret-never-ship-this";
+const RATE: u32 = 48_000;
+const STEP: usize = 480; // 10 ms, what a game's audio callback typically hands over
+const WAV_PATH: &str = "demo-bob-heard.wav";
 
 /// What a game backend does for each player: derive the session key, sign the join.
-fn backend_signs(open_id: &str, group_id: &str, nonce: &str) -> JoinParams {
+fn backend_signs(open_id: &str, group_id: &str) -> JoinParams {
     let time_stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
+    let nonce = format!(
+        "{open_id}-{}",
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
     let session_key = auth::session_key(APP_SECRET, open_id);
     JoinParams {
         app_id: APP_ID.into(),
         open_id: open_id.into(),
         group_id: group_id.into(),
-        nonce_str: nonce.into(),
+        signature: auth::sign(&session_key, APP_ID, group_id, &nonce, time_stamp),
+        nonce_str: nonce,
         time_stamp,
-        signature: auth::sign(&session_key, APP_ID, group_id, nonce, time_stamp),
         ..Default::default()
     }
 }
 
-fn player(server: &Server, name: &'static str, started: Instant) -> Client {
-    let config = ClientConfig::new(server.local_addr().to_string()).pinned(server.cert_sha256());
+fn player(server: &Server, name: &'static str, audio: AudioMode, started: Instant) -> Client {
+    let mut config =
+        ClientConfig::new(server.local_addr().to_string()).pinned(server.cert_sha256());
+    config.audio = AudioConfig {
+        mode: audio,
+        frame_ms: 20,
+    };
     Client::new(config, move |event| {
         let at = started.elapsed().as_secs_f64() * 1000.0;
         match event {
@@ -52,6 +75,50 @@ fn player(server: &Server, name: &'static str, started: Instant) -> Client {
     .expect("client")
 }
 
+/// A voice-like phrase: a gliding harmonic tone in syllables, standing in for a microphone.
+fn phrase(seconds: f32, pitch_hz: f32) -> Vec<f32> {
+    let mut phase = 0.0f32;
+    (0..(seconds * RATE as f32) as usize)
+        .map(|i| {
+            let t = i as f32 / RATE as f32;
+            phase += std::f32::consts::TAU
+                * pitch_hz
+                * (1.0 + 0.15 * (std::f32::consts::TAU * 0.7 * t).sin())
+                / RATE as f32;
+            let voice: f32 = (1..8).map(|h| (phase * h as f32).sin() / h as f32).sum();
+            let slot = (t * 4.0).fract();
+            let syllable = if slot < 0.8 {
+                (std::f32::consts::PI * slot / 0.8).sin().powi(2)
+            } else {
+                0.0
+            };
+            0.25 * voice * syllable
+        })
+        .collect()
+}
+
+fn write_wav(path: &str, samples: &[f32]) -> std::io::Result<()> {
+    let data: Vec<u8> = samples
+        .iter()
+        .flat_map(|s| ((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes())
+        .collect();
+    let mut wav = Vec::with_capacity(44 + data.len());
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&RATE.to_le_bytes());
+    wav.extend_from_slice(&(RATE * 2).to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    wav.extend_from_slice(&data);
+    std::fs::write(path, wav)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
@@ -67,32 +134,96 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let names = ["alice", "bob", "carol", "dave"];
-    let players: Vec<Client> = names.iter().map(|n| player(&server, n, started)).collect();
-    for (i, (client, name)) in players.iter().zip(names).enumerate() {
+    let mut players = Vec::new();
+    for name in names {
+        let client = player(&server, name, AudioMode::External, started);
         let t = Instant::now();
-        let members = client
-            .join(backend_signs(name, "lobby-1", &format!("demo-nonce-{i}")))
-            .await?;
+        let members = client.join(backend_signs(name, "lobby-1")).await?;
         println!(
             "{:8.1} ms  {name:<6} joinVoIPChat:ok in {:.2} ms, openIdList {members:?}",
             started.elapsed().as_secs_f64() * 1000.0,
             t.elapsed().as_secs_f64() * 1000.0
         );
+        players.push(Arc::new(client));
     }
 
+    // With real devices, you join too; without them the join fails with -2 and we go on.
+    let you = player(
+        &server,
+        "you",
+        AudioMode::Device {
+            input: None,
+            output: None,
+        },
+        started,
+    );
+    let you = match you.join(backend_signs("you", "lobby-1")).await {
+        Ok(_) => {
+            println!("           you    joined on this machine's microphone and speakers");
+            Some(you)
+        }
+        Err(e) => {
+            println!(
+                "           you    no audio devices here ({}): external audio only",
+                e.code.as_i32()
+            );
+            None
+        }
+    };
+
     // A player whose join was not signed by the backend is turned away.
-    let eve = player(&server, "eve", started);
-    let mut forged = backend_signs("eve", "lobby-1", "demo-nonce-eve");
+    let eve = player(&server, "eve", AudioMode::External, started);
+    let mut forged = backend_signs("eve", "lobby-1");
     forged.signature = "0".repeat(64);
-    match eve.join(forged).await {
-        Ok(_) => println!("unexpected: a forged signature was admitted"),
-        Err(e) => println!(
-            "{:>8}     eve    joinVoIPChat:fail {} ({})",
-            "",
+    if let Err(e) = eve.join(forged).await {
+        println!(
+            "           eve    joinVoIPChat:fail {} ({})",
             e.reason,
             e.code.as_i32()
-        ),
+        );
     }
+
+    // Four seconds of conversation in real time: alice talks, then carol answers while dave
+    // stays quiet. Every player's "audio thread" pushes 10 ms and pulls 10 ms per step.
+    let scripts = {
+        let mut carol = vec![0.0; RATE as usize * 2];
+        carol.extend(phrase(1.8, 210.0));
+        vec![phrase(1.8, 140.0), Vec::new(), carol, Vec::new()]
+    };
+    let talkers = players.clone();
+    let bob_heard = tokio::task::spawn_blocking(move || {
+        let mut heard = Vec::new();
+        let mut out = vec![0.0f32; STEP];
+        let begin = Instant::now();
+        for step in 0..450 {
+            for (i, client) in talkers.iter().enumerate() {
+                let from = step * STEP;
+                let mut input = scripts[i]
+                    .get(from..(from + STEP).min(scripts[i].len()))
+                    .unwrap_or(&[])
+                    .to_vec();
+                input.resize(STEP, 0.0);
+                client.push_capture(&input, RATE, 1).expect("push");
+                client.pull_playback(&mut out, RATE, 1).expect("pull");
+                if i == 1 {
+                    heard.extend_from_slice(&out);
+                }
+            }
+            std::thread::sleep(
+                (begin + Duration::from_millis(10 * (step as u64 + 1)))
+                    .saturating_duration_since(Instant::now()),
+            );
+        }
+        heard
+    })
+    .await?;
+    write_wav(WAV_PATH, &bob_heard)?;
+    let rms = (bob_heard.iter().map(|s| s * s).sum::<f32>() / bob_heard.len() as f32).sqrt();
+    println!(
+        "           bob    heard {:.1} s of audio (RMS {rms:.3}), written to {WAV_PATH}",
+        bob_heard.len() as f32 / RATE as f32
+    );
+    println!("           bob    stats: {}", players[1].stats_json());
 
     players[1]
         .update_mute_config(MuteConfig {
@@ -100,13 +231,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             mute_earphone: false,
         })
         .await?;
-    println!(
-        "{:>8}     bob    updateVoIPChatMuteConfig:ok (microphone muted)",
-        ""
-    );
-
+    println!("           bob    updateVoIPChatMuteConfig:ok (microphone muted)");
     players[2].exit().await?;
-    println!("{:>8}     carol  exitVoIPChat:ok", "");
+    println!("           carol  exitVoIPChat:ok");
+    if let Some(you) = you {
+        you.exit().await?;
+    }
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     println!("relay shutting down: {:?}", server.stats());

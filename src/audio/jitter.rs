@@ -33,11 +33,11 @@
 //!   them), and the headroom goes again when such losses fall below 0.5 %.
 //! * **Control band.** Playout starts when the first packet of a talkspurt has been held for the
 //!   target; as calls happen on a frame grid, the delay then sits in `[target, target + frame)`.
-//!   While playing, if the smoothed delay persistently exceeds `target + 1.25 frames`, one frame is
+//!   While playing, if the smoothed delay persistently exceeds `target + 1 frame + 1 ms`, one frame is
 //!   dropped (a quiet one when there is a choice); if it falls below the target, one concealed
 //!   frame is inserted without advancing (preferably after a quiet frame, or right away where a
-//!   packet is missing anyway, which is the underflow of a slow sender). The band is wider than one
-//!   frame, so a drop never triggers an insert or vice versa. This one loop absorbs target changes
+//!   packet is missing anyway, which is the underflow of a slow sender). After a drop the delay is
+//!   still above the target, so a drop never triggers an insert or vice versa. This one loop absorbs target changes
 //!   and clock drift (±100 ppm is 0.36 s an hour) alike, so delay stays bounded.
 //! * **Talkspurts.** After a packet with `speaking == false` is played, a missing next slot is
 //!   silence, not PLC (no synthetic tails). If packets stop while speaking, at most ~100 ms are
@@ -76,6 +76,11 @@ const BASE_SUBWINDOWS: usize = 4;
 /// ...of this much audio each (counted in packets, so silence between talkspurts does not expire
 /// it and the next talkspurt starts from a good base).
 const BASE_SUBWINDOW_US: u64 = 500_000;
+/// How far above `target + one frame` the delay must be before a frame is dropped. Small: after
+/// a drop the delay is still above the target by this much, so the insert rule (below target)
+/// cannot fire in answer, and a talkspurt that started a frame late (the sender's pre-roll)
+/// gets back to the bottom of the band instead of playing a frame behind for its whole length.
+const DROP_MARGIN_US: f64 = 1_000.0;
 /// How long the delay must stay above the band before a frame is dropped.
 const DROP_HOLD_US: i64 = 500_000;
 /// After this long above the band, drop even a loud frame (a CBR stream never looks quiet).
@@ -1199,8 +1204,7 @@ impl JitterBuffer {
     /// where the delay is relative to the control band.
     fn play_present(&mut self, next: Slot, now: i64, deficit: f64) -> Playout {
         let frame = self.frame_us as f64;
-        let drop_margin = frame / 4.0;
-        if self.delay_s > self.target + frame + drop_margin {
+        if self.delay_s > self.target + frame + DROP_MARGIN_US {
             let since = *self.over_since.get_or_insert(now);
             let held = now - since;
             let quiet = self

@@ -86,14 +86,10 @@ impl MemberStream {
         let Some(decoding) = self.decoding.as_mut() else {
             return;
         };
-        // A backfilled frame was sent a frame late on purpose: file it as arriving on time, so
-        // it neither inflates the measured network delay nor holds up the talkspurt's start.
-        let frame_us = frame_samples as u64 * 1_000_000 / u64::from(SAMPLE_RATE);
-        let arrival = if header.backfill {
-            now_us.saturating_sub(frame_us)
-        } else {
-            now_us
-        };
+        // A backfilled frame (the sender's pre-roll) arrives a frame after its time. It is
+        // filed as it came: the talkspurt then starts a frame late, and the jitter buffer drops
+        // a quiet frame within the first second to get back to its target delay.
+        let arrival = now_us;
         if header.speaking {
             self.last_speech_us = Some(now_us);
         }
