@@ -24,7 +24,7 @@ cargo build
 echo "== cc tests/c/test_abi.c"
 cc -std=c11 -Wall -Wextra -Werror -g -O0 -I include \
     tests/c/test_abi.c -o "$build/test_abi" \
-    -L target/debug -lvoipchat -lpthread -Wl,-rpath,"$root/target/debug"
+    -L target/debug -lvoipchat -lpthread -lm -Wl,-rpath,"$root/target/debug"
 # The test must use the shared library (cdylib), found through the rpath.
 if ! ldd "$build/test_abi" | grep -q "$root/target/debug/libvoipchat.so"; then
     echo "test_abi is not linked against $root/target/debug/libvoipchat.so:" >&2

@@ -24,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -1278,6 +1279,61 @@ static void case_shutdown_inside_callback(void) {
 /* ------------------------------------------------------------------------------------------ */
 /* Driver                                                                                      */
 
+
+static bool got_speakers(void *arg) { return ((Events *)arg)->speakers_count > 0; }
+
+/* External audio across the ABI: 44.1 kHz stereo pushed and pulled in 10 ms chunks through a
+ * joined call (the Opus encoder, VAD and resamplers run under valgrind here), the local user
+ * reported as speaking, and bad arguments refused with -1001 or 0 frames. */
+static void case_external_audio(void) {
+    VoipConfig config = base_config();
+    if (!sdk_up(&config)) return;
+    static JoinReq j;
+    join_and_wait(&j, "alice", "external-audio");
+    enum { RATE = 44100, FRAMES = 441, CH = 2 };
+    static float in[FRAMES * CH], out[FRAMES * CH];
+    double phase = 0.0;
+    for (int step = 0; step < 250; step++) { /* 1 s of silence, then 1.5 s of a voice */
+        for (int i = 0; i < FRAMES; i++) {
+            float v = 0.0f;
+            if (step >= 100) {
+                phase += 2.0 * 3.14159265358979 * 150.0 / RATE;
+                for (int h = 1; h < 6; h++) v += (float)(0.2 * sin(phase * h) / h);
+            }
+            in[i * CH] = in[i * CH + 1] = v;
+        }
+        CHECK_INT(voip_audio_push_capture(in, FRAMES, RATE, CH), VOIP_OK);
+        for (int i = 0; i < FRAMES * CH; i++) out[i] = 1.0f;
+        CHECK_INT((int)voip_audio_pull_playback(out, FRAMES, RATE, CH), FRAMES);
+        bool silent = true;
+        for (int i = 0; i < FRAMES * CH; i++) silent = silent && out[i] == 0.0f;
+        CHECK(silent); /* alone in the room: nothing to hear, and never our own voice */
+        if (g_mode == VOIP_DISPATCH_POLL) poll_once();
+        sleep_ms(2);
+    }
+    WAIT_UNTIL(got_speakers, &g_events, 3.0, "speakers-changed with the local user");
+
+    CHECK_INT(voip_audio_push_capture(NULL, FRAMES, RATE, CH), VOIP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(voip_audio_push_capture(in, FRAMES, 0, CH), VOIP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(voip_audio_push_capture(in, FRAMES, RATE, 9), VOIP_ERR_INVALID_ARGUMENT);
+    CHECK_INT((int)voip_audio_pull_playback(NULL, FRAMES, RATE, CH), 0);
+    CHECK_INT((int)voip_audio_pull_playback(out, FRAMES, 1000000, CH), 0);
+    CHECK_INT((int)voip_audio_pull_member(NULL, out, FRAMES, RATE, CH), 0);
+    CHECK_INT((int)voip_audio_pull_member("nobody", out, FRAMES, RATE, CH), FRAMES);
+
+    size_t needed = 0;
+    CHECK_INT(voip_stats_json(NULL, 0, &needed), VOIP_OK);
+    CHECK(needed > 2);
+    char stats[4096];
+    CHECK_INT(voip_stats_json(stats, sizeof stats, &needed), VOIP_OK);
+    CHECK(strstr(stats, "\"sent\"") != NULL);
+    char tiny[2];
+    CHECK_INT(voip_stats_json(tiny, sizeof tiny, NULL), VOIP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(voip_audio_devices_json(NULL, 0, &needed), VOIP_OK);
+    CHECK(needed >= sizeof "{\"input\":[],\"output\":[]}");
+    EXPECT_OK(exit_call("exit", VOIP_OK), "exitVoIPChat:ok");
+}
+
 static void run_case(const char *name, void (*fn)(void)) {
     g_case = name;
     int first_call = g_call_count;
@@ -1343,6 +1399,7 @@ static void run_suite(VoipDispatch mode) {
     RUN(case_shutdown_while_joining);
     RUN(case_poll_runs_callbacks_only_inside_poll);
     RUN(case_failed_init_leaves_no_thread);
+    RUN(case_external_audio);
     RUN(case_shutdown_inside_callback); /* last: it ends the SDK from inside a callback */
 }
 
