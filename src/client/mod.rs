@@ -4,7 +4,7 @@
 
 mod completion;
 mod connect;
-pub(crate) mod media;
+pub mod media;
 mod session;
 
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};

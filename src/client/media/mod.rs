@@ -19,16 +19,14 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-pub use capture::CaptureStats;
-pub use playback::MemberStats;
-
-use self::capture::CapturePipeline;
-use self::playback::Playback;
+// The sans-IO halves are public so benchmarks and tools drive the very code a call runs.
 use crate::audio::resample::{CaptureConverter, PlaybackConverter};
 use crate::audio::{frame_samples, SAMPLE_RATE};
 use crate::error::{ErrorCode, VoipError};
 use crate::net::media::decode_downlink;
 use crate::types::MuteConfig;
+pub use capture::{CapturePipeline, CaptureStats};
+pub use playback::{MemberStats, Playback};
 
 /// Where a client's audio comes from and goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -325,6 +323,26 @@ impl Media {
         Ok(())
     }
 
+    /// Runs `render` on the call's playback, or fills `out` with silence and returns `idle`
+    /// when there is nothing to hear: not in a call, or the earphone muted.
+    fn with_playback<R>(
+        &self,
+        out: &mut [f32],
+        rate: u32,
+        channels: u16,
+        idle: R,
+        render: impl FnOnce(&mut PlaybackSide, &mut [f32], u64) -> Result<R, VoipError>,
+    ) -> Result<R, VoipError> {
+        check_format(rate, channels)?;
+        let now = self.now_us();
+        let mut side = lock(&self.playback);
+        if side.playback.is_none() || self.mute_earphone.load(Ordering::SeqCst) {
+            out.fill(0.0);
+            return Ok(idle);
+        }
+        render(&mut side, out, now)
+    }
+
     /// The mix of the call, interleaved at `rate` and `channels`, into `out` (whole frames).
     /// Silence when not in a call or with the earphone muted.
     pub fn pull_playback(
@@ -333,20 +351,21 @@ impl Media {
         rate: u32,
         channels: u16,
     ) -> Result<(), VoipError> {
-        check_format(rate, channels)?;
-        let now = self.now_us();
-        let muted = self.mute_earphone.load(Ordering::SeqCst);
-        let mut guard = lock(&self.playback);
-        let side = &mut *guard;
-        let (Some(playback), false) = (side.playback.as_mut(), muted) else {
-            out.fill(0.0);
-            return Ok(());
-        };
-        let tap = PlaybackSide::tap(&mut side.mix, rate, channels)?;
-        tap.fill(out, &mut side.mono, &mut side.converted, |mono| {
-            playback.render_mix(mono, now)
-        });
-        Ok(())
+        self.with_playback(out, rate, channels, (), |side, out, now| {
+            let PlaybackSide {
+                playback,
+                mix,
+                mono,
+                converted,
+                ..
+            } = side;
+            let playback = playback.as_mut().expect("checked by with_playback");
+            let tap = PlaybackSide::tap(mix, rate, channels)?;
+            tap.fill(out, mono, converted, |samples| {
+                playback.render_mix(samples, now)
+            });
+            Ok(())
+        })
     }
 
     /// One member's audio alone (for engine-side 3D voice). Pulling a member takes them out of
@@ -358,26 +377,26 @@ impl Media {
         rate: u32,
         channels: u16,
     ) -> Result<bool, VoipError> {
-        check_format(rate, channels)?;
-        let now = self.now_us();
-        let muted = self.mute_earphone.load(Ordering::SeqCst);
-        let mut guard = lock(&self.playback);
-        let side = &mut *guard;
-        let (Some(playback), false) = (side.playback.as_mut(), muted) else {
-            out.fill(0.0);
-            return Ok(false);
-        };
-        let mut slot = side.members.remove(open_id);
-        let tap = PlaybackSide::tap(&mut slot, rate, channels)?;
-        let mut found = true;
-        tap.fill(out, &mut side.mono, &mut side.converted, |mono| {
-            found &= playback.render_member(open_id, mono, now);
-        });
-        if found {
-            side.members
-                .insert(open_id.to_string(), slot.expect("tap was set"));
-        }
-        Ok(found)
+        self.with_playback(out, rate, channels, false, |side, out, now| {
+            let PlaybackSide {
+                playback,
+                members,
+                mono,
+                converted,
+                ..
+            } = side;
+            let playback = playback.as_mut().expect("checked by with_playback");
+            let mut slot = members.remove(open_id);
+            let tap = PlaybackSide::tap(&mut slot, rate, channels)?;
+            let mut found = true;
+            tap.fill(out, mono, converted, |samples| {
+                found &= playback.render_member(open_id, samples, now);
+            });
+            if let (true, Some(tap)) = (found, slot) {
+                members.insert(open_id.to_string(), tap);
+            }
+            Ok(found)
+        })
     }
 
     /// Who is speaking now, in room order: the local user when speaking and not muted, and
