@@ -6,23 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use voipchat::net::tls::{client_config, Liveness};
 use voipchat::net::wire::{self, ServerMessage};
 use voipchat::Server;
-
-/// A raw QUIC connection to the relay with the control stream open, for speaking out of turn.
-async fn raw_connection(server: &Server) -> (quinn::Endpoint, quinn::Connection) {
-    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    endpoint.set_default_client_config(
-        client_config(Some(server.cert_sha256()), Liveness::default()).unwrap(),
-    );
-    let connection = endpoint
-        .connect(server.local_addr(), "localhost")
-        .unwrap()
-        .await
-        .expect("handshake");
-    (endpoint, connection)
-}
 
 /// Waits until the server closes `connection`, failing the test after 10 s.
 async fn closed_by_server(connection: &quinn::Connection) -> quinn::ConnectionError {

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use common::*;
 use voipchat::net::media::{self, AudioHeader};
-use voipchat::net::tls::{client_config, Liveness};
 use voipchat::net::wire::{self, ClientMessage, JoinRequest, ServerMessage};
 use voipchat::{MuteConfig, Server};
 
@@ -21,15 +20,7 @@ struct RawMember {
 
 impl RawMember {
     async fn join(server: &Server, open_id: &str, group: &str, mute: MuteConfig) -> RawMember {
-        let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-        endpoint.set_default_client_config(
-            client_config(Some(server.cert_sha256()), Liveness::default()).unwrap(),
-        );
-        let connection = endpoint
-            .connect(server.local_addr(), "localhost")
-            .unwrap()
-            .await
-            .unwrap();
+        let (endpoint, connection) = raw_connection(server).await;
         let (mut send, mut recv) = connection.open_bi().await.unwrap();
         let p = signed(open_id, group);
         let join = ClientMessage::Join(JoinRequest {

@@ -62,6 +62,22 @@ pub fn signed_at(open_id: &str, group_id: &str, nonce: &str, time_stamp: i64) ->
     }
 }
 
+/// A bare QUIC connection to the relay (pinned, handshake done, nothing sent): for tests that
+/// speak the wire protocol themselves.
+pub async fn raw_connection(server: &Server) -> (quinn::Endpoint, quinn::Connection) {
+    use voipchat::net::tls::{client_config, Liveness};
+    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    endpoint.set_default_client_config(
+        client_config(Some(server.cert_sha256()), Liveness::default()).unwrap(),
+    );
+    let connection = endpoint
+        .connect(server.local_addr(), "localhost")
+        .unwrap()
+        .await
+        .expect("handshake");
+    (endpoint, connection)
+}
+
 pub fn config_for(server: &Server) -> ClientConfig {
     ClientConfig::new(server.local_addr().to_string()).pinned(server.cert_sha256())
 }
