@@ -31,6 +31,9 @@ bash tests/audio_device.sh
 step "C ABI test (plain, then valgrind)"
 bash tests/c/run.sh
 
+step "Unity binding (P/Invoke check, Mono test against the built library)"
+bash bindings/unity/test.sh
+
 step "C example"
 mkdir -p target/c
 cc -std=c11 -Wall -Wextra -Werror -I include examples/c/join_room.c \
