@@ -1,0 +1,31 @@
+//! voipchat for Godot 4: a GDExtension (through godot-rust) with one node, `VoipChat`.
+//!
+//! The engine-free logic is split from the engine-facing node so it is unit-tested without a
+//! running Godot:
+//!
+//! - [`value`]: an engine-free picture of a `Variant`;
+//! - [`options`]: GDScript's option dictionaries into voipchat's join and mute parameters;
+//! - [`calls`]: the runtime, the client and the channel every result and event arrives on;
+//! - [`outcome`]: those results and events into signals and their arguments;
+//! - [`pump`]: the arithmetic of moving audio once per frame.
+//!
+//! `convert` and `node` are the engine-facing side. `tests/two_players.rs` drives the
+//! engine-free side against a real relay: two players join, talk and leave.
+
+pub mod calls;
+mod convert;
+mod node;
+pub mod options;
+pub mod outcome;
+pub mod pump;
+pub mod value;
+
+use godot::prelude::{gdextension, ExtensionLibrary};
+
+pub use node::VoipChat;
+
+/// The library Godot loads; its entry symbol is godot-rust's default, `gdext_rust_init`.
+struct VoipChatExtension;
+
+#[gdextension]
+unsafe impl ExtensionLibrary for VoipChatExtension {}

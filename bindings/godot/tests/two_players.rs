@@ -1,0 +1,315 @@
+//! The binding's engine-free half against a real relay: what the `VoipChat` node does, minus
+//! Godot. Option dictionaries (as GDScript passes them) go in; the messages the node would
+//! turn into signals come out; audio moves as the node moves it, stereo at Godot's default
+//! mix rate, once per "frame".
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use voipchat::{auth, Server, ServerConfig};
+use voipchat_godot::calls::Calls;
+use voipchat_godot::options::NodeSettings;
+use voipchat_godot::outcome::{emissions, Emission, Message};
+use voipchat_godot::value::Value;
+
+const APP_ID: &str = "wxgodot";
+const APP_SECRET: &str = "godot-secret";
+/// Godot's default `audio/driver/mix_rate`.
+const MIX_RATE: u32 = 44_100;
+/// One 100 fps "frame" of audio.
+const FRAME: usize = MIX_RATE as usize / 100;
+
+fn settings() -> NodeSettings {
+    NodeSettings {
+        frame_ms: 20,
+        ..NodeSettings::default()
+    }
+}
+
+/// What a game's backend hands the client, as GDScript's `JSON.parse_string` reads it
+/// (every number a float), plus the relay to use.
+fn signed_options(server: &Server, open_id: &str, group_id: &str) -> Value {
+    let time_stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let nonce = format!("{open_id}-{}", std::process::id());
+    let key = auth::session_key(APP_SECRET, open_id);
+    let signature = auth::sign(&key, APP_ID, group_id, &nonce, time_stamp);
+    let s = |v: &str| Value::String(v.to_owned());
+    Value::dict([
+        ("appId", s(APP_ID)),
+        ("openId", s(open_id)),
+        ("groupId", s(group_id)),
+        ("nonceStr", s(&nonce)),
+        ("timeStamp", Value::Float(time_stamp as f64)),
+        ("signature", s(&signature)),
+        ("roomType", s("voice")),
+        (
+            "muteConfig",
+            Value::dict([
+                ("muteMicrophone", Value::Bool(false)),
+                ("muteEarphone", Value::Bool(false)),
+            ]),
+        ),
+        ("server", s(&server.local_addr().to_string())),
+        ("serverCertSha256", s(server.cert_sha256())),
+    ])
+}
+
+/// Drains `calls` (as `_process` does) until a message matches, keeping every signal seen.
+fn wait_for(
+    calls: &mut Calls,
+    seen: &mut Vec<Emission>,
+    what: &str,
+    done: impl Fn(&Message) -> bool,
+) -> Message {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        for message in calls.drain() {
+            let hit = done(&message);
+            seen.extend(emissions(message.clone()));
+            if hit {
+                return message;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("timed out waiting for {what}; signals so far: {seen:#?}");
+}
+
+/// Syllables of a buzzy voice: what voice-activity detection takes for speech.
+fn speech(frames: usize, start: usize) -> Vec<f32> {
+    (start..start + frames)
+        .map(|i| {
+            let t = i as f32 / MIX_RATE as f32;
+            let phase = 2.0 * std::f32::consts::PI * 150.0 * t;
+            let voice: f32 = (1..6).map(|h| (phase * h as f32).sin() / h as f32).sum();
+            let slot = (t * 4.0).fract();
+            let envelope = if slot < 0.8 {
+                (std::f32::consts::PI * slot / 0.8).sin().powi(2)
+            } else {
+                0.0
+            };
+            0.25 * voice * envelope
+        })
+        .collect()
+}
+
+fn rms(x: &[f32]) -> f32 {
+    (x.iter().map(|v| v * v).sum::<f32>() / x.len().max(1) as f32).sqrt()
+}
+
+#[test]
+fn two_players_join_talk_and_leave() {
+    let server_runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = server_runtime
+        .block_on(Server::start(ServerConfig {
+            apps: HashMap::from([(APP_ID.to_owned(), APP_SECRET.to_owned())]),
+            ..ServerConfig::default()
+        }))
+        .expect("relay starts");
+
+    let (mut alice, mut bob) = (Calls::new(), Calls::new());
+    let (mut alice_seen, mut bob_seen) = (Vec::new(), Vec::new());
+    let is_join = |m: &Message| matches!(m, Message::Join(_));
+
+    alice.join(
+        &signed_options(&server, "alice", "lobby"),
+        &settings(),
+        Default::default(),
+    );
+    let joined = wait_for(&mut alice, &mut alice_seen, "alice's join", is_join);
+    assert_eq!(joined, Message::Join(Ok(vec!["alice".to_owned()])));
+    assert!(alice.view().in_call());
+
+    bob.join(
+        &signed_options(&server, "bob", "lobby"),
+        &settings(),
+        Default::default(),
+    );
+    wait_for(&mut bob, &mut bob_seen, "bob's join", is_join);
+    let both = vec!["alice".to_owned(), "bob".to_owned()];
+    assert!(
+        bob_seen.contains(&Emission::JoinSucceeded {
+            open_id_list: both.clone()
+        }),
+        "{bob_seen:#?}"
+    );
+    wait_for(&mut alice, &mut alice_seen, "alice told of bob", |m| {
+        *m == Message::Event(voipchat::Event::MembersChanged(both.clone()))
+    });
+
+    // Three seconds of "frames": alice speaks into her microphone, bob is silent; each pulls
+    // the mix for its generator, stereo at the mix rate, as `_process` does.
+    let mut alice_heard = Vec::new();
+    let mut bob_heard = Vec::new();
+    let mut out = vec![0.0f32; FRAME * 2];
+    let start = Instant::now();
+    for step in 0..300 {
+        let voice = speech(FRAME, step * FRAME);
+        let stereo: Vec<f32> = voice.iter().flat_map(|&s| [s, s]).collect();
+        alice
+            .client_in_call()
+            .unwrap()
+            .push_capture(&stereo, MIX_RATE, 2)
+            .unwrap();
+        bob.client_in_call()
+            .unwrap()
+            .push_capture(&vec![0.0; FRAME * 2], MIX_RATE, 2)
+            .unwrap();
+        bob.client_in_call()
+            .unwrap()
+            .pull_playback(&mut out, MIX_RATE, 2)
+            .unwrap();
+        bob_heard.extend_from_slice(&out);
+        alice
+            .client_in_call()
+            .unwrap()
+            .pull_playback(&mut out, MIX_RATE, 2)
+            .unwrap();
+        alice_heard.extend_from_slice(&out);
+        for message in bob.drain() {
+            bob_seen.extend(emissions(message));
+        }
+        let next = start + Duration::from_millis(10 * (step as u64 + 1));
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+    // From the second second on, past the jitter buffer's start.
+    let tail = |heard: &[f32]| rms(&heard[MIX_RATE as usize * 2..]);
+    println!(
+        "bob hears alice at rms {:.4}; alice hears {:.4}",
+        tail(&bob_heard),
+        tail(&alice_heard)
+    );
+    assert!(tail(&bob_heard) > 0.02, "bob does not hear alice");
+    assert!(
+        tail(&alice_heard) < 0.005,
+        "alice hears something from a silent bob"
+    );
+    assert!(
+        bob_seen.iter().any(|e| matches!(e,
+            Emission::SpeakersChanged { open_id_list } if open_id_list == &["alice".to_owned()])),
+        "bob never saw alice speaking: {bob_seen:#?}"
+    );
+
+    // Bob mutes his earphone, then leaves; alice sees him go.
+    bob.update_mute_config(&Value::dict([(
+        "muteConfig",
+        Value::dict([("muteEarphone", Value::Bool(true))]),
+    )]));
+    wait_for(&mut bob, &mut bob_seen, "bob's mute", |m| {
+        matches!(m, Message::UpdateMute(_))
+    });
+    bob.exit();
+    let left = wait_for(&mut bob, &mut bob_seen, "bob's exit", |m| {
+        matches!(m, Message::Exit(_))
+    });
+    assert_eq!(left, Message::Exit(Ok(())));
+    let results: Vec<&Value> = bob_seen
+        .iter()
+        .filter_map(|e| match e {
+            Emission::UpdateMuteConfigCompleted { result } | Emission::ExitCompleted { result } => {
+                Some(result)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        results,
+        vec![
+            &Value::dict([
+                ("errCode", Value::Int(0)),
+                (
+                    "errMsg",
+                    Value::String("updateVoIPChatMuteConfig:ok".into())
+                ),
+            ]),
+            &Value::dict([
+                ("errCode", Value::Int(0)),
+                ("errMsg", Value::String("exitVoIPChat:ok".into())),
+            ]),
+        ]
+    );
+    wait_for(&mut alice, &mut alice_seen, "alice told bob left", |m| {
+        *m == Message::Event(voipchat::Event::MembersChanged(vec!["alice".to_owned()]))
+    });
+
+    // Freeing the node in a call leaves the room cleanly: the relay sees the seat go at once,
+    // not after its resume grace.
+    drop(alice);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while server.stats().members > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(server.stats().members, 0, "alice's seat outlived her node");
+    drop(bob);
+    server_runtime.block_on(server.shutdown());
+}
+
+#[test]
+fn bad_options_fail_later_with_1001_and_calls_without_a_room_with_1005() {
+    let mut calls = Calls::new();
+    let mut options = Value::dict([
+        ("appId", Value::String("wx".into())),
+        ("openId", Value::String("alice".into())),
+        ("groupId", Value::Int(42)),
+    ]);
+    calls.join(&options, &settings(), Default::default());
+    calls.exit();
+    calls.update_mute_config(&Value::dict([("muteConfig", Value::Int(1))]));
+    calls.update_mute_config(&Value::dict([("muteMicrophone", Value::Bool(true))]));
+    let signals: Vec<Emission> = calls.drain().into_iter().flat_map(emissions).collect();
+    let result = |code: i64, msg: &str| {
+        Value::dict([
+            ("errCode", Value::Int(code)),
+            ("errMsg", Value::String(msg.into())),
+        ])
+    };
+    assert_eq!(
+        signals,
+        vec![
+            Emission::JoinFailed {
+                err_code: -1001,
+                err_msg: "joinVoIPChat:fail groupId must be a String, got int".into(),
+            },
+            Emission::JoinCompleted {
+                result: result(-1001, "joinVoIPChat:fail groupId must be a String, got int"),
+            },
+            Emission::ExitCompleted {
+                result: result(-1005, "exitVoIPChat:fail not in a room"),
+            },
+            Emission::UpdateMuteConfigCompleted {
+                result: result(
+                    -1001,
+                    "updateVoIPChatMuteConfig:fail muteConfig must be a Dictionary, got int"
+                ),
+            },
+            Emission::UpdateMuteConfigCompleted {
+                result: result(-1005, "updateVoIPChatMuteConfig:fail not in a room"),
+            },
+        ]
+    );
+
+    // A relay address the SDK cannot use is a -1001 too, from the SDK itself.
+    if let Value::Dict(map) = &mut options {
+        map.insert("groupId".into(), Value::String("lobby".into()));
+        map.insert("nonceStr".into(), Value::String("n".into()));
+        map.insert("timeStamp".into(), Value::Int(1));
+        map.insert("signature".into(), Value::String("00".into()));
+        map.insert("server".into(), Value::String("no port here".into()));
+    }
+    calls.join(&options, &settings(), Default::default());
+    let signals: Vec<Emission> = calls.drain().into_iter().flat_map(emissions).collect();
+    assert!(
+        matches!(
+            &signals[0],
+            Emission::JoinFailed {
+                err_code: -1001,
+                ..
+            }
+        ),
+        "{signals:#?}"
+    );
+    assert!(!calls.view().in_call());
+}
