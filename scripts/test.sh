@@ -34,6 +34,9 @@ bash tests/c/run.sh
 step "Unity binding (P/Invoke check, Mono test against the built library)"
 bash bindings/unity/test.sh
 
+step "Godot binding (build, exported entry symbol, unit tests, Godot file checks)"
+bash bindings/godot/test.sh
+
 step "C example"
 mkdir -p target/c
 cc -std=c11 -Wall -Wextra -Werror -I include examples/c/join_room.c \
