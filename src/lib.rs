@@ -8,6 +8,7 @@ pub mod auth;
 pub mod client;
 pub mod error;
 pub mod ffi;
+pub mod load;
 pub mod log;
 pub mod net;
 pub mod server;

@@ -275,6 +275,11 @@ impl Control {
                     }
                     Some(message) => {
                         if !self.write(&message).await {
+                            if self.connection.close_reason().is_some() {
+                                // The write failed because the connection is gone (a member
+                                // list sent just as this member left), not because it is stuck.
+                                break self.classify_loss().await;
+                            }
                             self.shared.logger.warn(format_args!("{}: not reading its control stream", self.remote));
                             self.connection.close(close_code::TOO_SLOW, b"not reading");
                             break Ending::Evict;

@@ -51,15 +51,21 @@ impl RoomMedia {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         };
+        let mut forwarded = 0;
         for recipient in recipients
             .iter()
             .filter(|r| r.source != source && r.listening)
         {
-            // A full datagram queue drops the oldest: for voice, newer beats complete.
+            // A full datagram queue drops the oldest: for voice, newer beats complete. The
+            // payload is shared (a reference count), never copied per receiver; quinn copies it
+            // once more only as it encrypts each receiver's packet.
             if recipient.connection.send_datagram(relayed.clone()).is_ok() {
-                self.forwarded.fetch_add(1, Ordering::Relaxed);
+                forwarded += 1;
             }
         }
+        // One shared-counter update per datagram, not per receiver: two cores forwarding in
+        // the same room would otherwise bounce its cache line for every copy.
+        self.forwarded.fetch_add(forwarded, Ordering::Relaxed);
     }
 }
 

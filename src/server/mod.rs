@@ -106,8 +106,9 @@ impl Server {
             None => ServerIdentity::self_signed()?,
         };
         let cert_sha256 = identity.fingerprint();
-        let server_config = tls::server_config(&identity, config.liveness)?;
-        let endpoint = quinn::Endpoint::server(server_config, config.listen).map_err(|e| {
+        let mut server_config = tls::server_config(&identity, config.liveness)?;
+        fewer_acknowledgements(&mut server_config);
+        let endpoint = bind(server_config, config.listen).map_err(|e| {
             VoipError::new(
                 ErrorCode::InvalidArgument,
                 format!("cannot listen on {}: {e}", config.listen),
@@ -176,6 +177,48 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.accept_task.abort();
     }
+}
+
+/// Ack-eliciting packets a member may receive before it must acknowledge them (it still does
+/// within its `max_ack_delay`, 25 ms by default, capped by quinn at the larger of the path's
+/// RTT and 25 ms).
+const ACK_ELICITING_THRESHOLD: u32 = 9;
+
+/// Asks members to acknowledge fewer of the relay's packets (QUIC ACK frequency extension,
+/// draft-ietf-quic-ack-frequency, which quinn clients support). Media datagrams are never
+/// retransmitted, so their acknowledgements serve only congestion control, yet by default every
+/// second packet draws one, and each is a packet the relay must receive, decrypt and process:
+/// in a room where several members talk, half a packet in for every datagram out.
+fn fewer_acknowledgements(config: &mut quinn::ServerConfig) {
+    // The transport was built for this config alone, so it is not shared yet.
+    if let Some(transport) = Arc::get_mut(&mut config.transport) {
+        let mut ack = quinn::AckFrequencyConfig::default();
+        ack.ack_eliciting_threshold(ACK_ELICITING_THRESHOLD.into());
+        transport.ack_frequency_config(Some(ack));
+    }
+}
+
+/// What the relay asks of its UDP socket's buffers. Every member's packets land on this one
+/// socket: a join storm of 1,000 members is 1,000 Initial packets (1,200 bytes each, padded)
+/// within a few milliseconds, and with Linux's default 208 KiB receive buffer most of them were
+/// dropped, costing those members a 1 s retransmission timeout or their join altogether. The
+/// kernel caps the request at `net.core.rmem_max` / `wmem_max`; raise those on a busy relay.
+const SOCKET_BUFFER_BYTES: usize = 4 << 20;
+
+/// Binds the relay's socket with large buffers (best effort) and starts the QUIC endpoint.
+fn bind(config: quinn::ServerConfig, listen: SocketAddr) -> std::io::Result<quinn::Endpoint> {
+    let socket = std::net::UdpSocket::bind(listen)?;
+    let state = quinn::udp::UdpSocketState::new((&socket).into())?;
+    let _ = state.set_recv_buffer_size((&socket).into(), SOCKET_BUFFER_BYTES);
+    let _ = state.set_send_buffer_size((&socket).into(), SOCKET_BUFFER_BYTES);
+    let runtime =
+        quinn::default_runtime().ok_or_else(|| std::io::Error::other("no async runtime found"))?;
+    quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        Some(config),
+        socket,
+        runtime,
+    )
 }
 
 async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
