@@ -1,0 +1,567 @@
+//! The voice pipeline offline, with a simulated clock: what one client sends and what another
+//! plays, built from the same public parts the client's media code is made of (`audio::vad`,
+//! `audio::codec`, `audio::jitter`, `audio::mixer`, `net::media`).
+//!
+//! `client::media` is crate-private, so these are mirrors, kept line for line with
+//! `src/client/media/capture.rs` (`CapturePipeline`) and `src/client/media/playback.rs`
+//! (`MemberStream`, `Playback::render_mix`), and with the loss feedback of the session and the
+//! relay (a reception report every second; a hint when the room's worst figure moves by 1 %).
+//! The quality bench checks them against the real path (the same speech through the relay in
+//! real time) so a drift between mirror and source would show in its table.
+//!
+//! Plus the baseline of the quality comparison: plain Opus with in-band FEC, no jitter buffer.
+
+use std::collections::VecDeque;
+
+use voipchat::audio::codec::{
+    packet_frame_samples, EncoderConfig, VoiceDecoder, VoiceEncoder, MAX_PACKET_BYTES,
+};
+use voipchat::audio::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
+use voipchat::audio::mixer::Limiter;
+use voipchat::audio::resample::{CaptureConverter, PlaybackConverter};
+use voipchat::audio::vad::{Vad, VadConfig};
+use voipchat::audio::SAMPLE_RATE;
+use voipchat::net::media::{decode_downlink, encode_uplink, relay, AudioHeader};
+
+// ---------------------------------------------------------------------------------------------
+// Sending: mirror of CapturePipeline
+// ---------------------------------------------------------------------------------------------
+
+pub struct Sender {
+    frame_samples: usize,
+    pending: Vec<f32>,
+    previous: Vec<f32>,
+    has_previous: bool,
+    vad: Vad,
+    encoder: VoiceEncoder,
+    seq: u16,
+    timestamp: u32,
+    transmitting: bool,
+    packet: Vec<u8>,
+    datagram: Vec<u8>,
+    pub frames: u64,
+    pub packets_sent: u64,
+    pub bytes_sent: u64,
+    /// Diagnostics only: treat every frame as speech (no VAD gating, one endless talkspurt).
+    pub always_on: bool,
+}
+
+impl Sender {
+    pub fn new(frame_samples: usize) -> Sender {
+        Sender {
+            frame_samples,
+            pending: Vec::with_capacity(frame_samples * 4),
+            previous: vec![0.0; frame_samples],
+            has_previous: false,
+            vad: Vad::new(VadConfig {
+                frame_samples,
+                ..VadConfig::default()
+            }),
+            encoder: VoiceEncoder::new(EncoderConfig {
+                frame_samples,
+                ..EncoderConfig::default()
+            })
+            .expect("encoder"),
+            seq: 0,
+            timestamp: 0,
+            transmitting: false,
+            packet: vec![0; MAX_PACKET_BYTES],
+            datagram: Vec::with_capacity(MAX_PACKET_BYTES + 16),
+            frames: 0,
+            packets_sent: 0,
+            bytes_sent: 0,
+            always_on: false,
+        }
+    }
+
+    pub fn lookahead_samples(&self) -> usize {
+        self.encoder.lookahead_samples()
+    }
+
+    pub fn set_expected_loss(&mut self, percent: u8) {
+        self.encoder.set_expected_loss(percent);
+    }
+
+    pub fn expected_loss(&self) -> u8 {
+        self.encoder.expected_loss()
+    }
+
+    /// Consumes samples; `send` gets each uplink datagram and the index of the frame it carries
+    /// (its timestamp in frames), by which a loss pattern decides its fate.
+    pub fn push(&mut self, samples: &[f32], send: &mut dyn FnMut(&[u8], u64)) {
+        self.pending.extend_from_slice(samples);
+        let mut start = 0;
+        while self.pending.len() - start >= self.frame_samples {
+            let end = start + self.frame_samples;
+            let frame = std::mem::take(&mut self.pending);
+            self.process_frame(&frame[start..end], send);
+            self.pending = frame;
+            start = end;
+        }
+        self.pending.drain(..start);
+    }
+
+    fn process_frame(&mut self, frame: &[f32], send: &mut dyn FnMut(&[u8], u64)) {
+        self.frames += 1;
+        let active = self.vad.process(frame) || self.always_on;
+        if active && !self.transmitting && self.has_previous {
+            let previous = std::mem::take(&mut self.previous);
+            let timestamp = self.timestamp.wrapping_sub(self.frame_samples as u32);
+            self.send_frame(&previous, timestamp, true, true, send);
+            self.previous = previous;
+        }
+        if active {
+            self.send_frame(frame, self.timestamp, true, false, send);
+        } else if self.transmitting {
+            self.send_frame(frame, self.timestamp, false, false, send);
+        }
+        self.transmitting = active;
+        if !active {
+            self.previous.copy_from_slice(frame);
+        }
+        self.has_previous = !active;
+        self.timestamp = self.timestamp.wrapping_add(self.frame_samples as u32);
+    }
+
+    fn send_frame(
+        &mut self,
+        pcm: &[f32],
+        timestamp: u32,
+        speaking: bool,
+        backfill: bool,
+        send: &mut dyn FnMut(&[u8], u64),
+    ) {
+        let len = self.encoder.encode(pcm, &mut self.packet).expect("encode");
+        let header = AudioHeader {
+            speaking,
+            backfill,
+            seq: self.seq,
+            timestamp,
+        };
+        encode_uplink(header, &self.packet[..len], &mut self.datagram);
+        self.seq = self.seq.wrapping_add(1);
+        self.packets_sent += 1;
+        self.bytes_sent += self.datagram.len() as u64;
+        send(
+            &self.datagram,
+            u64::from(timestamp) / self.frame_samples as u64,
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Receiving: mirror of MemberStream and Playback::render_mix
+// ---------------------------------------------------------------------------------------------
+
+struct Decoding {
+    jitter: JitterBuffer,
+    decoder: VoiceDecoder,
+    frame: Vec<f32>,
+}
+
+pub struct Member {
+    decoding: Option<Decoding>,
+    pub decoded: VecDeque<f32>,
+    pub decode_errors: u64,
+}
+
+impl Member {
+    fn new() -> Member {
+        Member {
+            decoding: None,
+            decoded: VecDeque::with_capacity(2 * 960),
+            decode_errors: 0,
+        }
+    }
+
+    fn insert(&mut self, header: AudioHeader, payload: &[u8], now_us: u64) {
+        let Some(frame_samples) = packet_frame_samples(payload) else {
+            self.decode_errors += 1;
+            return;
+        };
+        if self.decoding.as_ref().map(|d| d.frame.len()) != Some(frame_samples) {
+            self.decoding = Some(Decoding {
+                jitter: JitterBuffer::new(JitterConfig {
+                    frame_samples,
+                    ..JitterConfig::default()
+                }),
+                decoder: VoiceDecoder::new(frame_samples).expect("decoder"),
+                frame: vec![0.0; frame_samples],
+            });
+        }
+        let d = self.decoding.as_mut().expect("just set");
+        let frame_us = frame_samples as u64 * 1_000_000 / u64::from(SAMPLE_RATE);
+        let arrival = if header.backfill {
+            now_us.saturating_sub(frame_us)
+        } else {
+            now_us
+        };
+        d.jitter.insert(
+            header.seq,
+            header.timestamp,
+            header.speaking,
+            payload,
+            arrival,
+        );
+    }
+
+    fn render(&mut self, n: usize, now_us: u64, out: &mut Vec<f32>) {
+        out.clear();
+        let Some(d) = self.decoding.as_mut() else {
+            out.resize(n, 0.0);
+            return;
+        };
+        while self.decoded.len() < n {
+            let produced = match d.jitter.next_frame(now_us) {
+                Playout::Packet(packet) => {
+                    let r = d.decoder.decode(&packet, &mut d.frame);
+                    d.jitter.recycle(packet);
+                    r
+                }
+                Playout::Fec(next) => {
+                    let r = d.decoder.decode_fec(&next, &mut d.frame);
+                    d.jitter.recycle(next);
+                    r
+                }
+                Playout::Conceal => d.decoder.conceal(&mut d.frame),
+                Playout::Silence => {
+                    d.frame.fill(0.0);
+                    Ok(d.frame.len())
+                }
+            };
+            let produced = produced.unwrap_or_else(|_| {
+                self.decode_errors += 1;
+                d.frame.fill(0.0);
+                d.frame.len()
+            });
+            self.decoded.extend(&d.frame[..produced]);
+        }
+        out.extend(self.decoded.drain(..n));
+    }
+
+    pub fn stats(&self) -> JitterStats {
+        self.decoding
+            .as_ref()
+            .map(|d| d.jitter.stats())
+            .unwrap_or_default()
+    }
+
+    fn loss_fraction(&self) -> f32 {
+        self.decoding
+            .as_ref()
+            .map(|d| d.jitter.loss_fraction())
+            .unwrap_or(0.0)
+    }
+}
+
+/// One listener's playback of `members` remote members (source ids 1..=members).
+pub struct Listener {
+    pub members: Vec<Member>,
+    limiter: Limiter,
+    member_audio: Vec<f32>,
+}
+
+impl Listener {
+    pub fn new(members: usize) -> Listener {
+        Listener {
+            members: (0..members).map(|_| Member::new()).collect(),
+            limiter: Limiter::new(SAMPLE_RATE),
+            member_audio: Vec::with_capacity(4 * 960),
+        }
+    }
+
+    /// A datagram as the relay delivers it (source id = member index + 1).
+    pub fn receive(&mut self, downlink: &[u8], now_us: u64) {
+        let Some((source, header, payload)) = decode_downlink(downlink) else {
+            return;
+        };
+        if let Some(m) = self.members.get_mut(source as usize - 1) {
+            m.insert(header, payload, now_us);
+        }
+    }
+
+    pub fn render_mix(&mut self, out: &mut [f32], now_us: u64) {
+        out.fill(0.0);
+        for member in self.members.iter_mut() {
+            member.render(out.len(), now_us, &mut self.member_audio);
+            for (o, &x) in out.iter_mut().zip(&self.member_audio) {
+                *o += x;
+            }
+        }
+        self.limiter.process(out);
+    }
+
+    /// What the session reports: the worst member's recent loss, in per mille.
+    pub fn loss_permille(&self) -> u16 {
+        let loss = self
+            .members
+            .iter()
+            .map(Member::loss_fraction)
+            .fold(0.0, f32::max);
+        (loss.clamp(0.0, 1.0) * 1000.0).round() as u16
+    }
+}
+
+/// Mirror of `OutputTap` (src/client/media/mod.rs): one output at an engine's rate and channel
+/// count, rendering 48 kHz mono as needed and converting it.
+pub struct Tap {
+    converter: PlaybackConverter,
+    pub ready: VecDeque<f32>,
+    mono: Vec<f32>,
+    converted: Vec<f32>,
+}
+
+impl Tap {
+    pub fn new(rate: u32, channels: u16) -> Tap {
+        Tap {
+            converter: PlaybackConverter::new(rate, channels).expect("converter"),
+            ready: VecDeque::new(),
+            mono: Vec::new(),
+            converted: Vec::new(),
+        }
+    }
+
+    pub fn fill(&mut self, out: &mut [f32], mut render: impl FnMut(&mut [f32])) {
+        let channels = usize::from(self.converter.channels());
+        let rate = self.converter.output_rate() as usize;
+        if self.converter.is_passthrough() && channels == 1 && self.ready.is_empty() {
+            return render(out);
+        }
+        while self.ready.len() < out.len() {
+            let missing_frames = (out.len() - self.ready.len()).div_ceil(channels);
+            let needed = (missing_frames * SAMPLE_RATE as usize)
+                .div_ceil(rate)
+                .max(1);
+            self.mono.resize(needed, 0.0);
+            render(&mut self.mono);
+            self.converted.clear();
+            self.converter.push(&self.mono, &mut self.converted);
+            self.ready.extend(self.converted.iter());
+        }
+        let n = out.len();
+        for (o, s) in out.iter_mut().zip(self.ready.drain(..n)) {
+            *o = s;
+        }
+    }
+}
+
+/// A two-member call offline at an engine's format: A pushes `signal` (mono at `rate`, copied
+/// to every channel) 10 ms at a time through a capture converter and the sender; B pulls
+/// 10 ms at a time `phase_us` after each push, through the listener and a tap at the same
+/// format. Datagrams arrive `transit_us` after they are sent. Returns B's first channel.
+pub fn call(
+    signal: &[f32],
+    rate: u32,
+    channels: u16,
+    frame_samples: usize,
+    phase_us: u64,
+    transit_us: u64,
+) -> Vec<f32> {
+    const EPOCH_US: u64 = 1_000_000;
+    let ch = usize::from(channels);
+    let chunk = rate as usize / 100;
+    let mut capture = CaptureConverter::new(rate, channels).expect("converter");
+    let mut sender = Sender::new(frame_samples);
+    let mut listener = Listener::new(1);
+    let mut tap = Tap::new(rate, channels);
+    let mut in_flight: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
+    let (mut input, mut out, mut mono) = (
+        vec![0.0f32; chunk * ch],
+        vec![0.0f32; chunk * ch],
+        Vec::new(),
+    );
+    let mut heard = Vec::with_capacity(signal.len());
+    for step in 0..signal.len() / chunk {
+        let push_at = EPOCH_US + step as u64 * 10_000;
+        for (f, frame) in input.chunks_exact_mut(ch).enumerate() {
+            frame.fill(signal[step * chunk + f]);
+        }
+        mono.clear();
+        capture.push(&input, &mut mono);
+        sender.push(&mono, &mut |d, _| {
+            in_flight.push_back((push_at + transit_us, downlink(d, 1)));
+        });
+        let pull_at = push_at + phase_us;
+        while in_flight.front().is_some_and(|(t, _)| *t <= pull_at) {
+            let (t, d) = in_flight.pop_front().expect("front");
+            listener.receive(&d, t);
+        }
+        tap.fill(&mut out, |m| listener.render_mix(m, pull_at));
+        heard.extend(out.chunks_exact(ch).map(|f| f[0]));
+    }
+    heard
+}
+
+/// The relay's rewrite of an uplink datagram for receivers.
+pub fn downlink(uplink: &[u8], source: u32) -> Vec<u8> {
+    relay(uplink, source)
+        .expect("well-formed uplink")
+        .1
+        .to_vec()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loss patterns and the two pipelines under test
+// ---------------------------------------------------------------------------------------------
+
+/// Independent random loss, as a pure function of the frame index: the same frames are lost
+/// whoever carries them (our pipeline and the baseline see the identical pattern).
+#[derive(Debug, Clone, Copy)]
+pub struct LossPattern {
+    pub rate: f64,
+    pub seed: u64,
+}
+
+impl LossPattern {
+    pub fn lost(&self, frame: u64) -> bool {
+        if self.rate <= 0.0 {
+            return false;
+        }
+        // splitmix64 of (seed, frame)
+        let mut z = self
+            .seed
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(frame.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        ((z >> 11) as f64 / (1u64 << 53) as f64) < self.rate
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Outcome {
+    pub audio: Vec<f32>,
+    pub packets_sent: u64,
+    pub packets_lost: u64,
+    pub stats: JitterStats,
+    pub final_expected_loss: u8,
+}
+
+/// How [`ours`] runs: the real pipeline by default; the other settings are diagnostics that
+/// take one of its mechanisms out.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Delay of every datagram not lost.
+    pub transit_us: u64,
+    /// Treat every frame as speech (no VAD gating, one endless talkspurt).
+    pub always_on: bool,
+    /// Fix the encoder's expected loss instead of following the listener's reports.
+    pub fixed_expected_loss: Option<u8>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            transit_us: 1_000,
+            always_on: false,
+            fixed_expected_loss: None,
+        }
+    }
+}
+
+/// Our pipeline offline: the sender pushes `signal` 10 ms at a time and the listener pulls 10 ms
+/// at the same instants (as the real-time loop of the tests and the latency bench does); each
+/// datagram not lost by `pattern` arrives `transit_us` after it was sent. The listener's loss
+/// reports reach the sender's encoder once a second, as through the session and the relay.
+pub fn ours(
+    signal: &[f32],
+    frame_samples: usize,
+    pattern: LossPattern,
+    options: Options,
+) -> Outcome {
+    const CHUNK: usize = 480;
+    const EPOCH_US: u64 = 1_000_000;
+    let mut sender = Sender::new(frame_samples);
+    sender.always_on = options.always_on;
+    if let Some(percent) = options.fixed_expected_loss {
+        sender.set_expected_loss(percent);
+    }
+    let transit_us = options.transit_us;
+    let mut listener = Listener::new(1);
+    let mut in_flight: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
+    let steps = signal.len().div_ceil(CHUNK) + 100; // one more second to play out the tail
+    let mut audio = Vec::with_capacity(steps * CHUNK);
+    let mut out = vec![0.0f32; CHUNK];
+    let mut chunk = vec![0.0f32; CHUNK];
+    let (mut announced, mut lost) = (0u16, 0u64);
+    for step in 0..steps {
+        let now = EPOCH_US + step as u64 * 10_000;
+        while in_flight.front().is_some_and(|(t, _)| *t <= now) {
+            let (t, d) = in_flight.pop_front().expect("front");
+            listener.receive(&d, t);
+        }
+        chunk.fill(0.0);
+        if let Some(s) = signal.get(step * CHUNK..) {
+            let n = s.len().min(CHUNK);
+            chunk[..n].copy_from_slice(&s[..n]);
+        }
+        sender.push(&chunk, &mut |datagram, frame| {
+            if pattern.lost(frame) {
+                lost += 1;
+            } else {
+                in_flight.push_back((now + transit_us, downlink(datagram, 1)));
+            }
+        });
+        listener.render_mix(&mut out, now);
+        audio.extend_from_slice(&out);
+        if step % 100 == 99 && options.fixed_expected_loss.is_none() {
+            // Session: report every second; relay: hint on a change of at least 1 %.
+            let worst = listener.loss_permille();
+            if worst.abs_diff(announced) >= 10 {
+                announced = worst;
+                sender.set_expected_loss(worst.div_ceil(10).min(100) as u8);
+            }
+        }
+    }
+    Outcome {
+        audio,
+        packets_sent: sender.packets_sent,
+        packets_lost: lost,
+        stats: listener.members[0].stats(),
+        final_expected_loss: sender.expected_loss(),
+    }
+}
+
+/// The baseline: plain libopus with in-band FEC at the same settings, every frame encoded (no
+/// VAD), the same frames lost; a lost frame is decoded from the next packet's FEC when that
+/// packet arrived, else concealed. No jitter buffer: decoding is in frame order with the next
+/// packet always at hand, i.e. an ideal one-frame look-ahead.
+pub fn baseline(signal: &[f32], config: EncoderConfig, pattern: LossPattern) -> Outcome {
+    let f = config.frame_samples;
+    let mut encoder = VoiceEncoder::new(config).expect("encoder");
+    let mut padded = signal.to_vec();
+    padded.resize(signal.len().div_ceil(f) * f + f, 0.0);
+    let mut buf = vec![0u8; MAX_PACKET_BYTES];
+    let packets: Vec<Vec<u8>> = padded
+        .chunks_exact(f)
+        .map(|frame| {
+            let n = encoder.encode(frame, &mut buf).expect("encode");
+            buf[..n].to_vec()
+        })
+        .collect();
+    let mut decoder = VoiceDecoder::new(f).expect("decoder");
+    let mut frame = vec![0.0f32; f];
+    let mut audio = Vec::with_capacity(padded.len());
+    let mut lost = 0;
+    for k in 0..packets.len() {
+        let n = if !pattern.lost(k as u64) {
+            decoder.decode(&packets[k], &mut frame)
+        } else {
+            lost += 1;
+            match packets.get(k + 1) {
+                Some(next) if !pattern.lost(k as u64 + 1) => decoder.decode_fec(next, &mut frame),
+                _ => decoder.conceal(&mut frame),
+            }
+        }
+        .expect("decode");
+        audio.extend_from_slice(&frame[..n]);
+    }
+    Outcome {
+        audio,
+        packets_sent: packets.len() as u64,
+        packets_lost: lost,
+        stats: JitterStats::default(),
+        final_expected_loss: config.expected_loss_pct,
+    }
+}

@@ -1,0 +1,262 @@
+//! Speech under packet loss: our pipeline against plain Opus with in-band FEC, on the same
+//! speech and the same lost frames. This binary makes the audio; `scripts/pesq_score.py` scores it
+//! (PESQ wide-band), and `scripts/bench-voice.sh` runs both.
+//!
+//! For every loss rate and seed it writes (48 kHz mono float WAVs, in `--out`):
+//!
+//! - `ours_L{loss}_s{seed}.wav`: our pipeline offline (`common::sim`: the capture pipeline with
+//!   VAD, pre-roll and Opus; the relay's rewrite; the jitter buffer, decoder and mix of the
+//!   playback side; the loss feedback to the encoder), 10 ms push and pull steps on a simulated
+//!   clock, each datagram arriving 1 ms after it was sent unless its frame is lost.
+//! - `base5_L..`: the baseline at our encoder's settings as a call starts (20 ms, 28 kbps,
+//!   complexity 9, FEC on, expected loss 5 %): every frame encoded, the same frames lost,
+//!   decoded with FEC from the next packet when that arrived, else concealed; no jitter
+//!   buffer, no VAD.
+//! - `baseX_L..`: the same with the encoder told the true loss rate (0 % turns FEC off): a
+//!   plain libopus sender configured for this channel.
+//! - `base10_L..`: the same with the expected loss at 10 % whatever the loss: FEC always
+//!   present (libopus 1.3 at 28 kbps puts no FEC in packets when told 5 % or less).
+//! - `rt_L{loss}_r{rep}.wav`: the real thing as a cross-check of the mirror: the same speech
+//!   pushed in real time through a relay, the speaker's uplink UDP datagrams dropped at the
+//!   same rate by a UDP relay of ours (a different pattern: QUIC packets cannot be matched to
+//!   frames from outside), the listener's `pull_playback` recorded.
+//!
+//! - `oursnovad_L..` (a diagnostic, off with `--no-diagnostics`): our pipeline with the VAD
+//!   forced on, so every frame is sent as one endless talkspurt: what talkspurts (VAD gating,
+//!   pre-roll, playout restarts and the frame drops that follow them) cost on their own.
+//! - `oursfixed_L..` (likewise): the VAD forced on and the encoder's expected loss fixed at the
+//!   true rate, as in `baseX`: against `baseX`, what the jitter buffer's playout decisions
+//!   cost or gain alone; against `oursnovad`, what following the loss reports does.
+//!
+//! and `manifest.json` describing each file. Loss is independent per frame (a pure function of
+//! seed and frame index, so both pipelines lose exactly the same frames).
+//!
+//! `cargo bench --bench voice_quality -- --speech ref.wav --out DIR [--losses 0,5,10,20]
+//! [--seeds 5] [--realtime-reps 1] [--frame-ms 20]`
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::sim::{baseline, ours, LossPattern, Options, Outcome};
+use common::*;
+use serde_json::json;
+use voipchat::audio::codec::EncoderConfig;
+
+const CHUNK: usize = 480;
+
+fn real_time_path(
+    relay: &Relay,
+    speech: &[f32],
+    frame_ms: u32,
+    loss: f64,
+    seed: u64,
+) -> (Vec<f32>, serde_json::Value, Count) {
+    let room = relay.fresh_room();
+    let proxy = Proxy::start(relay);
+    let a = relay.join("speaker", &room, frame_ms, Some(proxy.addr));
+    let b = relay.join("listener", &room, frame_ms, None);
+    proxy.set_uplink_loss(loss, seed);
+    let c0 = proxy.counters.get();
+    let steps = speech.len().div_ceil(CHUNK) + 100;
+    let mut heard = Vec::with_capacity(steps * CHUNK);
+    let mut input = vec![0.0f32; CHUNK];
+    let mut out = vec![0.0f32; CHUNK];
+    real_time(steps, |i| {
+        input.fill(0.0);
+        if let Some(s) = speech.get(i * CHUNK..) {
+            let n = s.len().min(CHUNK);
+            input[..n].copy_from_slice(&s[..n]);
+        }
+        a.push_capture(&input, RATE, 1).expect("push");
+        b.pull_playback(&mut out, RATE, 1).expect("pull");
+        heard.extend_from_slice(&out);
+    });
+    let count = proxy.counters.get() - c0;
+    let s = stats(&b);
+    relay.exit(&a);
+    relay.exit(&b);
+    (heard, s["members"]["speaker"].clone(), count)
+}
+
+fn describe(o: &Outcome) -> serde_json::Value {
+    json!({
+        "packetsSent": o.packets_sent,
+        "packetsDropped": o.packets_lost,
+        "jitter": {
+            "received": o.stats.received,
+            "lost": o.stats.lost,
+            "recovered": o.stats.recovered,
+            "late": o.stats.late,
+            "concealed": o.stats.concealed,
+            "droppedForDrift": o.stats.dropped_for_drift,
+            "targetMs": o.stats.target_delay_us as f64 / 1000.0,
+        },
+        "finalExpectedLossPct": o.final_expected_loss,
+    })
+}
+
+fn main() {
+    let args = Args::parse();
+    let bench = args.is_bench();
+    let losses: Vec<f64> = args.list("--losses", &[0.0, 5.0, 10.0, 20.0]);
+    let seeds: u64 = args.get("--seeds", if bench { 5 } else { 1 });
+    let realtime_reps: u64 = args.get("--realtime-reps", if bench { 1 } else { 0 });
+    let frame_ms: u32 = args.get("--frame-ms", 20);
+    let diagnostics = !args.flag("--no-diagnostics");
+    let frame_samples = (frame_ms * 48) as usize;
+    let out: PathBuf = args
+        .value("--out")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("voipchat-voice-quality"));
+    std::fs::create_dir_all(&out).expect("output directory");
+    let speech: Vec<f32> = match args.value("--speech") {
+        Some(p) => {
+            let (rate, channels, s) = read_wav(Path::new(&p));
+            assert!(
+                rate == RATE && channels == 1,
+                "{p}: need 48 kHz mono, got {rate} Hz x {channels}"
+            );
+            s
+        }
+        None => {
+            // Smoke run without a speech file: the synthetic voice.
+            let mut s = vec![0.0; RATE as usize / 2];
+            s.extend(voice(if bench { 10.0 } else { 2.0 }, RATE, 140.0, 1));
+            s.extend(vec![0.0; RATE as usize / 2]);
+            write_wav(&out.join("reference.wav"), RATE, 1, &s);
+            s
+        }
+    };
+    println!("voice_quality: {} s of speech, {frame_ms} ms frames, losses {losses:?} %, {seeds} seeds, {realtime_reps} real-time run(s) per loss", speech.len() as f64 / f64::from(RATE));
+    println!("machine: {}; load average at start: {}", machine(), load());
+    println!("writing to {}", out.display());
+
+    let mut manifest = Vec::new();
+    let mut push = |file: String,
+                    method: &str,
+                    loss: f64,
+                    seed: u64,
+                    details: serde_json::Value| {
+        manifest.push(json!({"file": file, "method": method, "lossPct": loss, "seed": seed, "details": details}));
+    };
+    println!("\n| loss | seed | ours: sent, dropped, FEC-recovered, concealed, drift drops, final expected loss | baseline: frames, dropped |");
+    println!("|---|---|---|---|");
+    for &loss in &losses {
+        for seed in 1..=seeds {
+            let pattern = LossPattern {
+                rate: loss / 100.0,
+                seed,
+            };
+            let o = ours(&speech, frame_samples, pattern, Options::default());
+            let name = format!("ours_L{loss}_s{seed}.wav");
+            write_wav(&out.join(&name), RATE, 1, &o.audio);
+            push(name, "ours", loss, seed, describe(&o));
+            if diagnostics {
+                let always_on = Options {
+                    always_on: true,
+                    ..Options::default()
+                };
+                let d = ours(&speech, frame_samples, pattern, always_on);
+                let name = format!("oursnovad_L{loss}_s{seed}.wav");
+                write_wav(&out.join(&name), RATE, 1, &d.audio);
+                push(name, "oursnovad", loss, seed, describe(&d));
+                let fixed = Options {
+                    fixed_expected_loss: Some(loss.round() as u8),
+                    ..always_on
+                };
+                let d = ours(&speech, frame_samples, pattern, fixed);
+                let name = format!("oursfixed_L{loss}_s{seed}.wav");
+                write_wav(&out.join(&name), RATE, 1, &d.audio);
+                push(name, "oursfixed", loss, seed, describe(&d));
+            }
+
+            let config = EncoderConfig {
+                frame_samples,
+                ..EncoderConfig::default()
+            };
+            let b5 = baseline(&speech, config, pattern);
+            let name = format!("base5_L{loss}_s{seed}.wav");
+            write_wav(&out.join(&name), RATE, 1, &b5.audio);
+            push(name, "base5", loss, seed, describe(&b5));
+
+            let bx = baseline(
+                &speech,
+                EncoderConfig {
+                    expected_loss_pct: loss.round() as u8,
+                    ..config
+                },
+                pattern,
+            );
+            let name = format!("baseX_L{loss}_s{seed}.wav");
+            write_wav(&out.join(&name), RATE, 1, &bx.audio);
+            push(name, "baseX", loss, seed, describe(&bx));
+
+            let b10 = baseline(
+                &speech,
+                EncoderConfig {
+                    expected_loss_pct: 10,
+                    ..config
+                },
+                pattern,
+            );
+            let name = format!("base10_L{loss}_s{seed}.wav");
+            write_wav(&out.join(&name), RATE, 1, &b10.audio);
+            push(name, "base10", loss, seed, describe(&b10));
+            println!(
+                "| {loss} % | {seed} | {}, {}, {}, {}, {}, {} % | {}, {} |",
+                o.packets_sent,
+                o.packets_lost,
+                o.stats.recovered,
+                o.stats.concealed,
+                o.stats.dropped_for_drift,
+                o.final_expected_loss,
+                b5.packets_sent,
+                b5.packets_lost
+            );
+        }
+    }
+
+    if realtime_reps > 0 {
+        let relay = Relay::start();
+        println!(
+            "\nReal time through the relay, the speaker's uplink datagrams dropped at random:"
+        );
+        for &loss in &losses {
+            for rep in 1..=realtime_reps {
+                let (audio, member, count) =
+                    real_time_path(&relay, &speech, frame_ms, loss / 100.0, 100 + rep);
+                let name = format!("rt_L{loss}_r{rep}.wav");
+                write_wav(&out.join(&name), RATE, 1, &audio);
+                println!(
+                    "  {loss} % rep {rep}: UDP datagrams up {} (dropped {}); listener's stats {member}",
+                    count.up_datagrams, count.up_dropped
+                );
+                push(
+                    name,
+                    "realtime",
+                    loss,
+                    rep,
+                    json!({"listener": member, "udpUp": count.up_datagrams, "udpDropped": count.up_dropped}),
+                );
+            }
+        }
+    }
+    let manifest = json!({
+        "rate": RATE,
+        "frameMs": frame_ms,
+        "machine": machine(),
+        "files": manifest,
+    });
+    std::fs::write(
+        out.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest).unwrap(),
+    )
+    .expect("manifest");
+    println!(
+        "\nwrote {} and the WAVs; score them with scripts/pesq_score.py score --dir {}",
+        out.join("manifest.json").display(),
+        out.display()
+    );
+    println!("\nload average at end: {}", load());
+}
