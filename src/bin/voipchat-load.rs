@@ -74,13 +74,15 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
             v.parse()
                 .map_err(|_| format!("{flag}: '{v}' is not a whole number"))
         };
-        let seconds = |v: String| -> Result<Duration, String> {
+        let number_of = |v: String, unit: &str, scale: f64| -> Result<Duration, String> {
             v.parse::<f64>()
                 .ok()
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(Duration::from_secs_f64)
-                .ok_or_else(|| format!("{flag}: '{v}' is not a number of seconds"))
+                .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
+                .map(|s| Duration::from_secs_f64(s * scale))
+                .ok_or_else(|| format!("{flag}: '{v}' is not a number of {unit}"))
         };
+        let seconds = |v: String| number_of(v, "seconds", 1.0);
+        let millis = |v: String| number_of(v, "milliseconds", 1e-3);
         match flag {
             "-h" | "--help" => return Ok(None),
             "--embedded" => embedded = true,
@@ -94,9 +96,7 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
             "--rooms" => config.rooms = number(value()?)?,
             "--speakers" => config.speakers_per_room = number(value()?)?,
             "--payload" => config.payload_bytes = number(value()?)?,
-            "--frame-ms" => {
-                config.frame = Duration::from_secs_f64(seconds(value()?)?.as_secs_f64() / 1000.0)
-            }
+            "--frame-ms" => config.frame = millis(value()?)?,
             "--seconds" => config.duration = seconds(value()?)?,
             "--warmup" => config.warmup = seconds(value()?)?,
             "--relay-threads" => relay_threads = number(value()?)?.max(1),

@@ -382,6 +382,7 @@ struct CpuSample {
     own: Option<proc::ThreadTimes>,
     server_process: Option<f64>,
     machine: Option<proc::MachineTimes>,
+    udp_drops: Option<u64>,
 }
 
 impl CpuSample {
@@ -395,6 +396,7 @@ impl CpuSample {
             own: proc::ThreadTimes::of("self"),
             server_process,
             machine: proc::MachineTimes::now(),
+            udp_drops: proc::udp_receive_buffer_drops(),
         }
     }
 }
@@ -438,6 +440,10 @@ fn cpu_share(server: &ServerCpu, a: &CpuSample, b: &CpuSample) -> CpuShare {
         (m - ours).max(0.0)
     });
     CpuShare {
+        udp_receive_buffer_drops: match (a.udp_drops, b.udp_drops) {
+            (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+            _ => None,
+        },
         window_secs: secs,
         forwarder_cpu_secs: forwarder,
         load_cpu_secs: load,

@@ -103,6 +103,36 @@ impl MachineTimes {
     }
 }
 
+/// Datagrams the kernel dropped machine-wide because a UDP socket's receive buffer was full
+/// (`RcvbufErrors` in `/proc/net/snmp`, IPv4 and IPv6 summed).
+pub fn udp_receive_buffer_drops() -> Option<u64> {
+    let mut total = None;
+    for file in ["/proc/net/snmp", "/proc/net/snmp6"] {
+        let Ok(text) = fs::read_to_string(file) else {
+            continue;
+        };
+        if file.ends_with('6') {
+            if let Some(v) = text
+                .lines()
+                .find(|l| l.starts_with("Udp6RcvbufErrors"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            {
+                *total.get_or_insert(0) += v;
+            }
+            continue;
+        }
+        let mut udp = text.lines().filter(|l| l.starts_with("Udp:"));
+        let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+            continue;
+        };
+        let at = names.split_whitespace().position(|n| n == "RcvbufErrors");
+        if let Some(v) = at.and_then(|i| values.split_whitespace().nth(i)?.parse::<u64>().ok()) {
+            *total.get_or_insert(0) += v;
+        }
+    }
+    total
+}
+
 /// The number of CPUs this process may run on.
 pub fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())

@@ -48,6 +48,8 @@ pub struct CpuShare {
     pub machine_busy_secs: Option<f64>,
     /// Busy time that was neither the forwarder nor the load tool.
     pub others_cpu_secs: Option<f64>,
+    /// Datagrams the kernel dropped on full UDP receive buffers, machine-wide, in the window.
+    pub udp_receive_buffer_drops: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -77,8 +79,52 @@ pub struct PhaseReport {
     pub forwarder_cores: Option<f64>,
     pub load_cores: Option<f64>,
     pub others_cores: Option<f64>,
+    /// Delay of the datagrams sent in each second of the window: shows whether a high p99
+    /// is a steady state or a burst.
+    pub delay_by_second: Vec<SecondOfDelay>,
     /// What the members' QUIC stacks saw (relay phase only).
     pub client_transport: Option<ClientTransport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SecondOfDelay {
+    pub second: u32,
+    pub count: usize,
+    pub median_us: f64,
+    pub p99_us: f64,
+    pub max_us: f64,
+}
+
+fn delay_by_second(tallies: &[Tally]) -> Vec<SecondOfDelay> {
+    let first = tallies
+        .iter()
+        .flat_map(|t| t.sent_ms.iter().copied())
+        .min()
+        .unwrap_or(0);
+    let mut seconds: Vec<Vec<u32>> = Vec::new();
+    for t in tallies {
+        for (&sent, &delay) in t.sent_ms.iter().zip(&t.delays_ns) {
+            let second = ((sent - first) / 1000) as usize;
+            if second >= seconds.len() {
+                seconds.resize_with(second + 1, Vec::new);
+            }
+            seconds[second].push(delay);
+        }
+    }
+    seconds
+        .iter_mut()
+        .enumerate()
+        .map(|(second, delays)| {
+            let spread = Spread::of_ns(delays);
+            SecondOfDelay {
+                second: second as u32,
+                count: spread.count,
+                median_us: spread.median,
+                p99_us: spread.p99,
+                max_us: spread.max,
+            }
+        })
+        .collect()
 }
 
 /// The members' QUIC connections, summed over their lifetime (join included), read just
@@ -137,6 +183,7 @@ impl PhaseReport {
             load_cores: cores(cpu.load_cpu_secs),
             others_cores: cores(cpu.others_cpu_secs),
             client_transport: None,
+            delay_by_second: delay_by_second(tallies),
             delivery,
             cpu,
         }
@@ -263,7 +310,7 @@ impl Report {
             }
         }
         if let Some(n) = self.relay_members_seen {
-            let _ = writeln!(out, "relay counted {n} members at the end of the run");
+            let _ = writeln!(out, "relay counted {n} members once everyone had joined");
         }
         if let Some(m) = &self.memory {
             let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
@@ -333,6 +380,20 @@ fn phase_text(out: &mut String, name: &str, p: &PhaseReport) {
         opt(p.others_cores, "", 2),
         p.cpu.window_secs
     );
+    if let Some(drops) = p.cpu.udp_receive_buffer_drops {
+        let _ = writeln!(
+            out,
+            "  kernel UDP receive-buffer drops during the window (machine-wide): {drops}"
+        );
+    }
+    if p.delay_by_second.len() > 1 {
+        let p99s: Vec<String> = p
+            .delay_by_second
+            .iter()
+            .map(|s| format!("{:.1}", s.p99_us / 1000.0))
+            .collect();
+        let _ = writeln!(out, "  p99 delay by second sent (ms): {}", p99s.join(" "));
+    }
     if let Some(t) = &p.client_transport {
         let _ = writeln!(
             out,

@@ -194,6 +194,8 @@ pub struct Tally {
     heard: Vec<Frames>,
     /// One-way delays of measured datagrams, in nanoseconds.
     pub delays_ns: Vec<u32>,
+    /// When each of those datagrams was sent, in ms since the run's epoch (same order).
+    pub sent_ms: Vec<u32>,
     pub duplicates: u64,
     /// From a member of another room: the relay must never do this.
     pub cross_room: u64,
@@ -218,6 +220,7 @@ impl Tally {
             room_size: size,
             heard: vec![Frames::default(); layout.speakers_per_room.min(size)],
             delays_ns: Vec::with_capacity(expected_datagrams),
+            sent_ms: Vec::with_capacity(expected_datagrams),
             duplicates: 0,
             cross_room: 0,
             self_heard: 0,
@@ -264,6 +267,7 @@ impl Tally {
         }
         let delay = now_ns.saturating_sub(probe.sent_ns);
         self.delays_ns.push(delay.min(u64::from(u32::MAX)) as u32);
+        self.sent_ms.push((probe.sent_ns / 1_000_000) as u32);
     }
 
     /// Unique measured frames heard from the speaker in `slot` of this room.
