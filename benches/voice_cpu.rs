@@ -1,7 +1,7 @@
 //! What voice costs: CPU per remote speaker and per client, and bits on the wire per speaker.
 //!
 //! 1. Offline, receive side: one listener's playback (jitter buffer, Opus decode, mix and
-//!    limiter: the mirror in `common::sim` of `Playback::render_mix`) for N remote members all
+//!    limiter: `client::media::Playback::render_mix`, the code a call runs) for N remote members all
 //!    talking, driven 10 ms at a time with a simulated clock and no sleeps. Packets are encoded
 //!    beforehand, so only receiving is timed. Figure: thread CPU time per second of audio, as
 //!    a share of one core. Also the send side (VAD and Opus encode) of one client.
@@ -24,8 +24,9 @@ mod common;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use common::sim::{downlink, Listener, Sender};
+use common::sim::{downlink, Capture, Listener};
 use common::*;
+use voipchat::client::media::CapturePipeline;
 use voipchat::Client;
 
 const CHUNK: usize = 480;
@@ -62,7 +63,7 @@ fn offline_receive(speech: &Option<Vec<f32>>, speakers: usize, seconds: f64) -> 
     let mut per_step: Vec<Vec<Vec<u8>>> = vec![Vec::new(); steps + 1];
     for who in 0..speakers {
         let signal = talk(speech, who, seconds);
-        let mut sender = Sender::new(960);
+        let mut sender = Capture::new(960, false);
         for step in 0..steps {
             let chunk = signal
                 .get(step * CHUNK..(step + 1) * CHUNK)
@@ -86,7 +87,7 @@ fn offline_receive(speech: &Option<Vec<f32>>, speakers: usize, seconds: f64) -> 
     let cpu = (thread_cpu_ns() - cpu0) as f64 / 1e9;
     let wall = wall0.elapsed().as_secs_f64();
     assert!(
-        listener.members.iter().all(|m| m.stats().received > 0),
+        listener.stats().iter().all(|m| m.received > 0),
         "every member was heard"
     );
     (100.0 * cpu / seconds, 100.0 * wall / seconds)
@@ -95,12 +96,14 @@ fn offline_receive(speech: &Option<Vec<f32>>, speakers: usize, seconds: f64) -> 
 /// CPU % of one core for one client's send side (VAD, encode) while talking.
 fn offline_send(speech: &Option<Vec<f32>>, frame_samples: usize, seconds: f64) -> f64 {
     let signal = talk(speech, 0, seconds);
-    let mut sender = Sender::new(frame_samples);
+    let mut sender = CapturePipeline::new(frame_samples).expect("capture pipeline");
     let cpu0 = thread_cpu_ns();
     for chunk in signal.chunks(CHUNK) {
-        sender.push(chunk, &mut |d, _| {
-            std::hint::black_box(d);
-        });
+        sender
+            .push(chunk, false, &mut |d| {
+                std::hint::black_box(d);
+            })
+            .expect("push");
     }
     100.0 * (thread_cpu_ns() - cpu0) as f64 / 1e9 / (signal.len() as f64 / f64::from(RATE))
 }

@@ -22,7 +22,7 @@
 //! part) and A's (`codecLookaheadMs`) give the budget; resampling is the converters' stated
 //! delay (`audio::resample::latency_samples`).
 //!
-//! Part 2 runs the same call offline through the mirror of the pipeline (`common::sim::call`,
+//! Part 2 runs the same call offline through the same pipeline code (`common::sim::call`:
 //! datagrams arriving 0.3 ms after they are sent, no scheduling noise) for every phase from 0
 //! to 9.5 ms in 0.5 ms steps: what a call gets across phases, deterministically.
 //!
@@ -372,7 +372,8 @@ fn main() {
         );
     }
 
-    println!("\n2. Offline model (common::sim::call: the mirror of the pipeline, 0.3 ms transit, no noise),");
+    println!("\n2. Offline model (common::sim::call: CapturePipeline, Playback and a copy of the output tap");
+    println!("   on a simulated clock, 0.3 ms transit, no scheduling noise),");
     println!(
         "   B's phase swept from 0 in 0.5 ms steps{}:",
         if bench {

@@ -4,10 +4,11 @@
 //!
 //! For every loss rate and seed it writes (48 kHz mono float WAVs, in `--out`):
 //!
-//! - `ours_L{loss}_s{seed}.wav`: our pipeline offline (`common::sim`: the capture pipeline with
-//!   VAD, pre-roll and Opus; the relay's rewrite; the jitter buffer, decoder and mix of the
-//!   playback side; the loss feedback to the encoder), 10 ms push and pull steps on a simulated
-//!   clock, each datagram arriving 1 ms after it was sent unless its frame is lost.
+//! - `ours_L{loss}_s{seed}.wav`: our pipeline offline (`common::sim::ours`: the crate's own
+//!   `CapturePipeline` with VAD, pre-roll and Opus; the relay's rewrite; the crate's `Playback`
+//!   with jitter buffer, decoder and mix; the loss feedback to the encoder), 10 ms push and pull
+//!   steps on a simulated clock, each datagram arriving 1 ms after it was sent unless its frame
+//!   is lost.
 //! - `base5_L..`: the baseline at our encoder's settings as a call starts (20 ms, 28 kbps,
 //!   complexity 9, FEC on, expected loss 5 %): every frame encoded, the same frames lost,
 //!   decoded with FEC from the next packet when that arrived, else concealed; no jitter
@@ -16,7 +17,7 @@
 //!   plain libopus sender configured for this channel.
 //! - `base10_L..`: the same with the expected loss at 10 % whatever the loss: FEC always
 //!   present (libopus 1.3 at 28 kbps puts no FEC in packets when told 5 % or less).
-//! - `rt_L{loss}_r{rep}.wav`: the real thing as a cross-check of the mirror: the same speech
+//! - `rt_L{loss}_r{rep}.wav`: the real thing as a cross-check of the offline run: the same speech
 //!   pushed in real time through a relay, the speaker's uplink UDP datagrams dropped at the
 //!   same rate by a UDP relay of ours (a different pattern: QUIC packets cannot be matched to
 //!   frames from outside), the listener's `pull_playback` recorded.
@@ -130,6 +131,7 @@ fn main() {
     };
     println!("voice_quality: {} s of speech, {frame_ms} ms frames, losses {losses:?} %, {seeds} seeds, {realtime_reps} real-time run(s) per loss", speech.len() as f64 / f64::from(RATE));
     println!("machine: {}; load average at start: {}", machine(), load());
+    common::sim::check_sender_mirror(&speech, frame_samples);
     println!("writing to {}", out.display());
 
     let mut manifest = Vec::new();

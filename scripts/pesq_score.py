@@ -83,8 +83,9 @@ def prepare(out):
             raw = os.path.join(tmp, f"u{i}.wav")
             wav48 = os.path.join(tmp, f"u{i}_48k.wav")
             subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", raw, text], check=True)
-            # sox's default high-quality resampler to 48 kHz mono, 16-bit.
-            subprocess.run(["sox", raw, "-r", str(RATE), "-c", "1", "-b", "16", wav48, "rate", "-h"], check=True)
+            # sox's high-quality resampler to 48 kHz mono, 16-bit, without dither (-D), so the
+            # reference is the same on every run.
+            subprocess.run(["sox", "-D", raw, "-r", str(RATE), "-c", "1", "-b", "16", wav48, "rate", "-h"], check=True)
             _, x = read_wav(wav48)
             # Trim espeak's own leading/trailing silence, so segments are where the speech is.
             loud = np.nonzero(np.abs(x) > 1e-3)[0]

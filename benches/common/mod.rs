@@ -1,6 +1,6 @@
 //! What the voice benches share: an in-process relay and clients driven in real time, CPU
 //! clocks, test signals, alignment, WAV files, and a UDP relay that counts and drops datagrams.
-//! The offline mirrors of the capture and playback pipelines are in `sim`.
+//! The pipeline driven offline on a simulated clock is in `sim`.
 
 #![allow(dead_code)]
 

@@ -1,32 +1,32 @@
 //! The voice pipeline offline, with a simulated clock: what one client sends and what another
-//! plays, built from the same public parts the client's media code is made of (`audio::vad`,
-//! `audio::codec`, `audio::jitter`, `audio::mixer`, `net::media`).
+//! plays, through the code a call runs: `client::media::CapturePipeline` (VAD, pre-roll, Opus),
+//! the relay's rewrite (`net::media::relay`), and `client::media::Playback` (jitter buffer,
+//! decoder, mix), with the loss feedback of the session and the relay (a reception report every
+//! second; a hint when the room's worst figure moves by 1 %) and the engine-format output tap.
 //!
-//! `client::media` is crate-private, so these are mirrors, kept line for line with
-//! `src/client/media/capture.rs` (`CapturePipeline`) and `src/client/media/playback.rs`
-//! (`MemberStream`, `Playback::render_mix`), and with the loss feedback of the session and the
-//! relay (a reception report every second; a hint when the room's worst figure moves by 1 %).
-//! The quality bench checks them against the real path (the same speech through the relay in
-//! real time) so a drift between mirror and source would show in its table.
+//! Two parts are copies, because the originals are private or have no such switch:
+//! [`Tap`] (`OutputTap` in `src/client/media/mod.rs`) and [`Sender`], a copy of
+//! `CapturePipeline` whose VAD can be forced on for a diagnostic. [`check_sender_mirror`]
+//! proves the copy sends exactly what `CapturePipeline` sends.
 //!
 //! Plus the baseline of the quality comparison: plain Opus with in-band FEC, no jitter buffer.
 
 use std::collections::VecDeque;
 
-use voipchat::audio::codec::{
-    packet_frame_samples, EncoderConfig, VoiceDecoder, VoiceEncoder, MAX_PACKET_BYTES,
-};
-use voipchat::audio::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
-use voipchat::audio::mixer::Limiter;
+use voipchat::audio::codec::{EncoderConfig, VoiceDecoder, VoiceEncoder, MAX_PACKET_BYTES};
+use voipchat::audio::jitter::JitterStats;
 use voipchat::audio::resample::{CaptureConverter, PlaybackConverter};
 use voipchat::audio::vad::{Vad, VadConfig};
 use voipchat::audio::SAMPLE_RATE;
+use voipchat::client::media::{CapturePipeline, Playback};
 use voipchat::net::media::{decode_downlink, encode_uplink, relay, AudioHeader};
 
 // ---------------------------------------------------------------------------------------------
-// Sending: mirror of CapturePipeline
+// Sending
 // ---------------------------------------------------------------------------------------------
 
+/// A copy of `CapturePipeline` (src/client/media/capture.rs), line for line, with a switch that
+/// forces its VAD on: used only for that diagnostic.
 pub struct Sender {
     frame_samples: usize,
     pending: Vec<f32>,
@@ -149,164 +149,152 @@ impl Sender {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Receiving: mirror of MemberStream and Playback::render_mix
-// ---------------------------------------------------------------------------------------------
-
-struct Decoding {
-    jitter: JitterBuffer,
-    decoder: VoiceDecoder,
-    frame: Vec<f32>,
-}
-
-pub struct Member {
-    decoding: Option<Decoding>,
-    pub decoded: VecDeque<f32>,
-    pub decode_errors: u64,
-}
-
-impl Member {
-    fn new() -> Member {
-        Member {
-            decoding: None,
-            decoded: VecDeque::with_capacity(2 * 960),
-            decode_errors: 0,
-        }
+/// Runs `signal` (10 ms pushes) through `CapturePipeline` and the copy, and panics unless they
+/// send the same datagrams: the copy's diagnostic stays honest if the original changes.
+pub fn check_sender_mirror(signal: &[f32], frame_samples: usize) {
+    let mut real = CapturePipeline::new(frame_samples).expect("capture pipeline");
+    let mut copy = Sender::new(frame_samples);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for chunk in signal.chunks(480) {
+        real.push(chunk, false, &mut |d| a.push(d.to_vec()))
+            .expect("push");
+        copy.push(chunk, &mut |d, _| b.push(d.to_vec()));
     }
+    assert!(!a.is_empty(), "the check signal was sent");
+    assert!(
+        a == b,
+        "benches/common/sim.rs: Sender no longer matches CapturePipeline ({} vs {} datagrams); update the copy",
+        a.len(),
+        b.len()
+    );
+}
 
-    fn insert(&mut self, header: AudioHeader, payload: &[u8], now_us: u64) {
-        let Some(frame_samples) = packet_frame_samples(payload) else {
-            self.decode_errors += 1;
-            return;
-        };
-        if self.decoding.as_ref().map(|d| d.frame.len()) != Some(frame_samples) {
-            self.decoding = Some(Decoding {
-                jitter: JitterBuffer::new(JitterConfig {
-                    frame_samples,
-                    ..JitterConfig::default()
-                }),
-                decoder: VoiceDecoder::new(frame_samples).expect("decoder"),
-                frame: vec![0.0; frame_samples],
-            });
-        }
-        let d = self.decoding.as_mut().expect("just set");
-        let frame_us = frame_samples as u64 * 1_000_000 / u64::from(SAMPLE_RATE);
-        let arrival = if header.backfill {
-            now_us.saturating_sub(frame_us)
+/// The sending client: the real `CapturePipeline`, or the copy with its VAD forced on.
+pub enum Capture {
+    Real {
+        pipeline: CapturePipeline,
+        frame_samples: u64,
+        /// What the pipeline was last told (it does not say).
+        expected_loss: u8,
+    },
+    AlwaysOn(Sender),
+}
+
+impl Capture {
+    pub fn new(frame_samples: usize, always_on: bool) -> Capture {
+        if always_on {
+            let mut s = Sender::new(frame_samples);
+            s.always_on = true;
+            Capture::AlwaysOn(s)
         } else {
-            now_us
-        };
-        d.jitter.insert(
-            header.seq,
-            header.timestamp,
-            header.speaking,
-            payload,
-            arrival,
-        );
-    }
-
-    fn render(&mut self, n: usize, now_us: u64, out: &mut Vec<f32>) {
-        out.clear();
-        let Some(d) = self.decoding.as_mut() else {
-            out.resize(n, 0.0);
-            return;
-        };
-        while self.decoded.len() < n {
-            let produced = match d.jitter.next_frame(now_us) {
-                Playout::Packet(packet) => {
-                    let r = d.decoder.decode(&packet, &mut d.frame);
-                    d.jitter.recycle(packet);
-                    r
-                }
-                Playout::Fec(next) => {
-                    let r = d.decoder.decode_fec(&next, &mut d.frame);
-                    d.jitter.recycle(next);
-                    r
-                }
-                Playout::Conceal => d.decoder.conceal(&mut d.frame),
-                Playout::Silence => {
-                    d.frame.fill(0.0);
-                    Ok(d.frame.len())
-                }
-            };
-            let produced = produced.unwrap_or_else(|_| {
-                self.decode_errors += 1;
-                d.frame.fill(0.0);
-                d.frame.len()
-            });
-            self.decoded.extend(&d.frame[..produced]);
+            Capture::Real {
+                pipeline: CapturePipeline::new(frame_samples).expect("capture pipeline"),
+                frame_samples: frame_samples as u64,
+                expected_loss: EncoderConfig::default().expected_loss_pct,
+            }
         }
-        out.extend(self.decoded.drain(..n));
     }
 
-    pub fn stats(&self) -> JitterStats {
-        self.decoding
-            .as_ref()
-            .map(|d| d.jitter.stats())
-            .unwrap_or_default()
+    /// `send` gets each uplink datagram and the index of the frame it carries (its timestamp
+    /// in frames), by which a loss pattern decides its fate.
+    pub fn push(&mut self, samples: &[f32], send: &mut dyn FnMut(&[u8], u64)) {
+        match self {
+            Capture::Real {
+                pipeline,
+                frame_samples,
+                ..
+            } => {
+                let frame = *frame_samples;
+                pipeline
+                    .push(samples, false, &mut |d| {
+                        let ts = u32::from_be_bytes([d[4], d[5], d[6], d[7]]);
+                        send(d, u64::from(ts) / frame);
+                    })
+                    .expect("push");
+            }
+            Capture::AlwaysOn(s) => s.push(samples, send),
+        }
     }
 
-    fn loss_fraction(&self) -> f32 {
-        self.decoding
-            .as_ref()
-            .map(|d| d.jitter.loss_fraction())
-            .unwrap_or(0.0)
+    pub fn set_expected_loss(&mut self, percent: u8) {
+        match self {
+            Capture::Real {
+                pipeline,
+                expected_loss,
+                ..
+            } => {
+                pipeline.set_expected_loss(percent);
+                *expected_loss = percent.min(100);
+            }
+            Capture::AlwaysOn(s) => s.set_expected_loss(percent),
+        }
+    }
+
+    pub fn expected_loss(&self) -> u8 {
+        match self {
+            Capture::Real { expected_loss, .. } => *expected_loss,
+            Capture::AlwaysOn(s) => s.expected_loss(),
+        }
+    }
+
+    pub fn packets_sent(&self) -> u64 {
+        match self {
+            Capture::Real { pipeline, .. } => pipeline.stats().packets_sent,
+            Capture::AlwaysOn(s) => s.packets_sent,
+        }
     }
 }
 
-/// One listener's playback of `members` remote members (source ids 1..=members).
+// ---------------------------------------------------------------------------------------------
+// Receiving: the real Playback
+// ---------------------------------------------------------------------------------------------
+
+/// One listener's `Playback` with `members` remote members (source ids 1..=members).
 pub struct Listener {
-    pub members: Vec<Member>,
-    limiter: Limiter,
-    member_audio: Vec<f32>,
+    pub playback: Playback,
 }
 
 impl Listener {
     pub fn new(members: usize) -> Listener {
-        Listener {
-            members: (0..members).map(|_| Member::new()).collect(),
-            limiter: Limiter::new(SAMPLE_RATE),
-            member_audio: Vec::with_capacity(4 * 960),
-        }
+        let mut playback = Playback::new();
+        let list: Vec<(u32, String)> = (1..=members as u32)
+            .map(|i| (i, format!("member{i}")))
+            .collect();
+        playback.set_members(&list, None);
+        Listener { playback }
     }
 
-    /// A datagram as the relay delivers it (source id = member index + 1).
+    /// A datagram as the relay delivers it, filed as `Media::receive` files it.
     pub fn receive(&mut self, downlink: &[u8], now_us: u64) {
-        let Some((source, header, payload)) = decode_downlink(downlink) else {
-            return;
-        };
-        if let Some(m) = self.members.get_mut(source as usize - 1) {
-            m.insert(header, payload, now_us);
+        if let Some((source, header, payload)) = decode_downlink(downlink) {
+            self.playback.insert(source, header, payload, now_us);
         }
     }
 
     pub fn render_mix(&mut self, out: &mut [f32], now_us: u64) {
-        out.fill(0.0);
-        for member in self.members.iter_mut() {
-            member.render(out.len(), now_us, &mut self.member_audio);
-            for (o, &x) in out.iter_mut().zip(&self.member_audio) {
-                *o += x;
-            }
-        }
-        self.limiter.process(out);
+        self.playback.render_mix(out, now_us);
     }
 
     /// What the session reports: the worst member's recent loss, in per mille.
     pub fn loss_permille(&self) -> u16 {
-        let loss = self
-            .members
-            .iter()
-            .map(Member::loss_fraction)
-            .fold(0.0, f32::max);
-        (loss.clamp(0.0, 1.0) * 1000.0).round() as u16
+        (self.playback.loss_fraction().clamp(0.0, 1.0) * 1000.0).round() as u16
+    }
+
+    /// The jitter buffer figures of each member, in source order.
+    pub fn stats(&self) -> Vec<JitterStats> {
+        self.playback
+            .stats()
+            .into_iter()
+            .map(|m| m.jitter)
+            .collect()
     }
 }
 
-/// Mirror of `OutputTap` (src/client/media/mod.rs): one output at an engine's rate and channel
-/// count, rendering 48 kHz mono as needed and converting it.
+/// A copy of `OutputTap` (src/client/media/mod.rs, private there): one output at an engine's
+/// rate and channel count, rendering 48 kHz mono as needed and converting it.
 pub struct Tap {
     converter: PlaybackConverter,
-    pub ready: VecDeque<f32>,
+    ready: VecDeque<f32>,
     mono: Vec<f32>,
     converted: Vec<f32>,
 }
@@ -361,7 +349,7 @@ pub fn call(
     let ch = usize::from(channels);
     let chunk = rate as usize / 100;
     let mut capture = CaptureConverter::new(rate, channels).expect("converter");
-    let mut sender = Sender::new(frame_samples);
+    let mut sender = Capture::new(frame_samples, false);
     let mut listener = Listener::new(1);
     let mut tap = Tap::new(rate, channels);
     let mut in_flight: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
@@ -472,8 +460,7 @@ pub fn ours(
 ) -> Outcome {
     const CHUNK: usize = 480;
     const EPOCH_US: u64 = 1_000_000;
-    let mut sender = Sender::new(frame_samples);
-    sender.always_on = options.always_on;
+    let mut sender = Capture::new(frame_samples, options.always_on);
     if let Some(percent) = options.fixed_expected_loss {
         sender.set_expected_loss(percent);
     }
@@ -516,9 +503,9 @@ pub fn ours(
     }
     Outcome {
         audio,
-        packets_sent: sender.packets_sent,
+        packets_sent: sender.packets_sent(),
         packets_lost: lost,
-        stats: listener.members[0].stats(),
+        stats: listener.stats()[0],
         final_expected_loss: sender.expected_loss(),
     }
 }
