@@ -215,6 +215,8 @@ pub struct CaptureConverter {
     /// Samples of a frame split across two `push` calls.
     partial: [f32; MAX_CHANNELS as usize],
     partial_len: usize,
+    /// Silence still to be emitted ahead of the first output (see [`Self::push`]).
+    lead_in: usize,
 }
 
 impl CaptureConverter {
@@ -227,19 +229,31 @@ impl CaptureConverter {
         } else {
             Some(MonoResampler::new(input_rate, SAMPLE_RATE)?)
         };
+        let lead_in = resampler.as_ref().map_or(0, |r| r.latency);
         Ok(CaptureConverter {
             input_rate,
             channels,
             resampler,
             partial: [0.0; MAX_CHANNELS as usize],
             partial_len: 0,
+            lead_in,
         })
     }
 
     /// Convert `interleaved` and append the 48 kHz mono result to `out`. Input need not be
     /// whole frames: a trailing partial frame is kept for the next call. Non-finite samples
     /// become 0. Allocates only if `out` lacks capacity (see [`Self::max_output_len`]).
+    ///
+    /// The output starts with the filter's delay in silence. The audio is no later for it (a
+    /// sample still comes out `latency_samples` after it went in), but the count of output
+    /// samples then keeps pace with the input: after pushing 10 ms at 44.1 kHz, 480 samples
+    /// have come out rather than 443, so a 20 ms frame cut from the output is complete at the
+    /// push that ends its 20 ms, not one push (10 ms of mouth-to-ear delay) later.
     pub fn push(&mut self, interleaved: &[f32], out: &mut Vec<f32>) {
+        if self.lead_in > 0 {
+            out.resize(out.len() + self.lead_in, 0.0);
+            self.lead_in = 0;
+        }
         let channels = self.channels as usize;
         let mut rest = interleaved;
         if self.partial_len > 0 {
@@ -307,15 +321,18 @@ impl CaptureConverter {
     /// in `out` to keep `push` allocation-free.
     pub fn max_output_len(&self, input_samples: usize) -> usize {
         let frames = (self.partial_len + input_samples) / self.channels as usize;
-        self.resampler
-            .as_ref()
-            .map_or(frames, |r| r.max_output(frames))
+        self.lead_in
+            + self
+                .resampler
+                .as_ref()
+                .map_or(frames, |r| r.max_output(frames))
     }
 
     /// Drop buffered input and filter history, e.g. after the device restarts.
     pub fn reset(&mut self) {
         if let Some(resampler) = &mut self.resampler {
             resampler.reset();
+            self.lead_in = resampler.latency;
         }
         self.partial_len = 0;
     }
@@ -541,12 +558,13 @@ mod tests {
             "{rate} Hz: level {} vs {expected_rms}",
             rms(steady)
         );
-        // Length: everything in, minus what the filter still holds.
+        // Length: everything in (the filter's delay is emitted up front as silence, so what it
+        // still holds does not make the output fall behind the input's count).
         let ideal = frames as f64 * SAMPLE_RATE as f64 / rate as f64;
         let deficit = ideal - out.len() as f64;
         let chunk_out = conv.chunk_frames() as f64 * SAMPLE_RATE as f64 / rate as f64;
         assert!(
-            (deficit - conv.latency_samples() as f64).abs() <= chunk_out,
+            deficit.abs() <= chunk_out,
             "{rate} Hz: {} out for {ideal:.1} ideal, latency {}",
             out.len(),
             conv.latency_samples()
@@ -625,10 +643,13 @@ mod tests {
             conv.push(&input[pos..end], &mut out);
             pos = end;
             k += 1;
+            // Capture emits its filter delay up front: the count stays within a chunk of the
+            // input's, a sample or two ahead at most.
             let deficit = (pos / 2) as f64 * ratio - out.len() as f64;
+            let chunk_out = conv.chunk_frames() as f64 * ratio;
             if pos > 2 * 44_100 / 10 {
                 assert!(
-                    deficit >= -1.0 && deficit <= conv.max_latency_samples() as f64 + 1.0,
+                    deficit >= -3.0 && deficit <= chunk_out + 1.0,
                     "deficit {deficit} at input sample {pos}"
                 );
             }
@@ -652,6 +673,24 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn capture_keeps_count_with_the_input_so_frames_complete_on_time() {
+        // 10 ms pushes at 44.1 kHz: a 20 ms frame (960 samples) is complete at the push that
+        // ends its 20 ms, not one push later while the filter still holds its last samples.
+        let mut conv = CaptureConverter::new(44_100, 2).unwrap();
+        let period = sine(300.0, 0.3, 44_100, 2, 441);
+        let mut out = Vec::new();
+        for pushes in 1..=200 {
+            conv.push(&period, &mut out);
+            assert!(
+                out.len() >= 480 * pushes,
+                "{} after {pushes} pushes",
+                out.len()
+            );
+        }
+        assert!(out.len() <= 480 * 200 + 2, "{}", out.len());
     }
 
     #[test]
