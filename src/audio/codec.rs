@@ -339,6 +339,22 @@ impl VoiceDecoder {
             .map_err(|e| opus_error("opus conceal", e))
     }
 
+    /// Concealment of `samples` only (a multiple of 2.5 ms, at most a frame), for a receiver
+    /// waiting for a packet that is due within less than a frame.
+    pub fn conceal_part(&mut self, out: &mut [f32], samples: usize) -> Result<usize, VoipError> {
+        self.check_out("conceal", out)?;
+        let samples = samples.min(self.frame_samples);
+        if samples % (SAMPLE_RATE as usize / 400) != 0 {
+            return Err(VoipError::new(
+                ErrorCode::InvalidArgument,
+                format!("opus conceal: {samples} samples is not a multiple of 2.5 ms"),
+            ));
+        }
+        self.dec
+            .decode_float(&[], &mut out[..samples], false)
+            .map_err(|e| opus_error("opus conceal", e))
+    }
+
     /// Forgets all history, as after a new talk spurt from a different encoder (a member who
     /// rejoined): concealment then starts from silence instead of the old voice.
     pub fn reset(&mut self) {

@@ -42,7 +42,12 @@
 //! * **Talkspurts.** After a packet with `speaking == false` is played, a missing next slot is
 //!   silence, not PLC (no synthetic tails). If packets stop while speaking, at most ~100 ms are
 //!   concealed, then silence. A later packet starts a new talkspurt, which prebuffers again: this
-//!   is also where the delay snaps back to the current target for free.
+//!   is also where the delay snaps back to the current target for free. A talkspurt's first
+//!   packet is often the sender's *pre-roll* (the frame before the voice activity detector
+//!   fired, sent with the next one, so a frame after its time): it is kept out of the delay
+//!   statistics, and when it is too late to be played whole only its end is played
+//!   ([`Playout::Tail`]), so that the talkspurt starts at the target delay rather than a frame
+//!   behind it.
 //! * **Accounting.** Every non-duplicate arrival counts once: `received` (stored in time), or
 //!   `late` (its slot was already decided), or is a `duplicate`. A slot is `lost` when it had to be
 //!   played without its packet; a packet declared lost that shows up later is `late` as well, never
@@ -87,6 +92,9 @@ const DROP_HOLD_US: i64 = 500_000;
 const DROP_FORCE_US: i64 = 2_000_000;
 /// After this long below the target, insert even after a loud frame.
 const INSERT_FORCE_US: i64 = 1_000_000;
+/// A wait conceals a multiple of this (2.5 ms at 48 kHz: the shortest frame Opus
+/// concealment produces).
+const WAIT_STEP_SAMPLES: usize = 120;
 /// Most PLC in a row. Past ~100 ms PLC turns into an audible drone; silence is better.
 const MAX_CONCEAL_US: u64 = 100_000;
 /// Delay this far above the band (sustained for [`CATCHUP_HOLD_US`]) means playout stalled
@@ -158,12 +166,23 @@ impl Default for JitterConfig {
 pub enum Playout {
     /// Decode these Opus bytes normally.
     Packet(Vec<u8>),
+    /// A talkspurt's pre-roll frame that arrived too late to be played whole: decode `packet`
+    /// normally but play only its last `samples` samples (possibly none), faded in. They end
+    /// exactly when the next frame is due, so the sender's pre-roll keeps what it can of the
+    /// word's onset without pushing the whole talkspurt a frame late.
+    Tail { packet: Vec<u8>, samples: usize },
     /// The packet for this frame is missing but the *next* one is here: decode these bytes (the
     /// next packet's) with `fec = true` to recover the missing frame from its in-band FEC. The
     /// next call returns the same packet as [`Playout::Packet`].
     Fec(Vec<u8>),
     /// Nothing to decode: run Opus packet-loss concealment for one frame.
     Conceal,
+    /// The frame's packet is not here yet but is not overdue either: conceal just `samples`
+    /// (a multiple of 2.5 ms, less than a frame: what the caller said it still needs), then ask
+    /// again. Only returned by [`JitterBuffer::next_frame_for`] to a caller that needs less
+    /// than a frame; waiting a whole frame would add a frame of delay for a packet that is due
+    /// within the caller's block.
+    Wait { samples: usize },
     /// Nothing to play (before the first packet, between talkspurts): output silence and do not
     /// run PLC.
     Silence,
@@ -206,6 +225,8 @@ struct Stored {
     seq: u64,
     ts: u64,
     speaking: bool,
+    /// The sender's pre-roll: sent a frame after its time, at the start of a talkspurt.
+    pre_roll: bool,
     payload: Vec<u8>,
 }
 
@@ -430,6 +451,12 @@ pub struct JitterBuffer {
     /// Slots concealed with nothing at all buffered (count, from slot): maybe lost, maybe the
     /// sender stopped. Counted lost only once a later packet of the same timeline shows up.
     unconfirmed: Option<(Slot, u64)>,
+    /// Samples of a late pre-roll frame to play when the talkspurt that just started plays its
+    /// first slot (see [`Playout::Tail`]).
+    pre_roll_tail: Option<usize>,
+    /// The current call's lead and need (see [`JitterBuffer::next_frame_for`]).
+    lead_us: i64,
+    needed_samples: usize,
     /// Smoothed delay, µs.
     delay_s: f64,
     delay_alpha: f64,
@@ -503,6 +530,9 @@ impl JitterBuffer {
             ended_by_eos: false,
             last_played: None,
             unconfirmed: None,
+            pre_roll_tail: None,
+            lead_us: 0,
+            needed_samples: frame_samples,
             delay_s: 0.0,
             delay_alpha: 1.0 - (-(frame_us as f64) / DELAY_SMOOTH_US).exp(),
             consec_conceal: 0,
@@ -545,6 +575,28 @@ impl JitterBuffer {
         payload: &[u8],
         now_us: u64,
     ) {
+        self.insert_packet(seq, timestamp, speaking, false, payload, now_us);
+    }
+
+    /// Hands over the sender's pre-roll: the frame before a talkspurt's first, sent together
+    /// with it, a frame after its own time. It is played if there is time for it (or the part
+    /// of it there is time for, see [`Playout::Tail`]) and never taken as evidence of network
+    /// jitter: counted like any other packet, it would add a frame-long outlier per talkspurt
+    /// to the delay statistics, and with talkspurts of under a second that is enough to raise
+    /// the target by a whole frame.
+    pub fn insert_pre_roll(&mut self, seq: u16, timestamp: u32, payload: &[u8], now_us: u64) {
+        self.insert_packet(seq, timestamp, true, true, payload, now_us);
+    }
+
+    fn insert_packet(
+        &mut self,
+        seq: u16,
+        timestamp: u32,
+        speaking: bool,
+        pre_roll: bool,
+        payload: &[u8],
+        now_us: u64,
+    ) {
         let now = clamp_time(now_us);
         if !self.anchored {
             self.anchored = true;
@@ -561,27 +613,31 @@ impl JitterBuffer {
         self.hi_ts = self.hi_ts.max(ts);
 
         let transit = now - self.ts_us(ts);
-        if let Some(prev) = self.prev_transit {
-            let dd = transit.abs_diff(prev) as f64;
-            self.jitter += (dd - self.jitter) / 16.0;
+        if !pre_roll {
+            if let Some(prev) = self.prev_transit {
+                let dd = transit.abs_diff(prev) as f64;
+                self.jitter += (dd - self.jitter) / 16.0;
+            }
+            self.prev_transit = Some(transit);
         }
-        self.prev_transit = Some(transit);
 
         self.confirm_losses(Slot { seq, ts });
 
-        let placed = self.place(Slot { seq, ts }, speaking, payload, now, transit);
+        let placed = self.place(Slot { seq, ts }, speaking, pre_roll, payload, now, transit);
 
         // Late packets feed the estimators too: they are the very evidence that the target is
-        // too small.
-        self.base.push(transit);
-        let d = (transit - self.base.get().unwrap_or(transit)).max(0) as u64;
-        // A delay beyond the largest allowed target is a discontinuity (sender clock jump, route
-        // change, restart) or hopeless either way: no target could serve it, so it says nothing
-        // about which target to choose.
-        if d <= self.cfg.max_delay_us {
-            self.hist.add(d);
+        // too small. The pre-roll is late by design and says nothing about the network.
+        if !pre_roll {
+            self.base.push(transit);
+            let d = (transit - self.base.get().unwrap_or(transit)).max(0) as u64;
+            // A delay beyond the largest allowed target is a discontinuity (sender clock jump,
+            // route change, restart) or hopeless either way: no target could serve it, so it
+            // says nothing about which target to choose.
+            if d <= self.cfg.max_delay_us {
+                self.hist.add(d);
+            }
+            self.update_target();
         }
-        self.update_target();
 
         match placed {
             Placed::Stored => {
@@ -609,10 +665,27 @@ impl JitterBuffer {
         }
     }
 
-    /// What to play for the next frame. Call exactly once per `frame_samples` of playout, at the
-    /// receiver's steady rate, with the current time.
+    /// What to play for the next frame. Call once per frame of playout (`frame_samples`, or a
+    /// [`Playout::Tail`]'s samples), at the receiver's steady rate, with the time at which that
+    /// frame's first sample will be heard: the call's time plus whatever audio the caller has
+    /// already decoded ahead of it. (Counting that lead keeps the delay exact when the caller
+    /// renders in blocks that are not whole frames.)
     pub fn next_frame(&mut self, now_us: u64) -> Playout {
-        let now = clamp_time(now_us);
+        self.next_frame_for(now_us, 0, self.cfg.frame_samples)
+    }
+
+    /// [`next_frame`](Self::next_frame) for a caller that renders in blocks which are not whole
+    /// frames (an engine pulling 441 or 1024 samples at a time, a resampler reading ahead):
+    /// `now_us` is the time of the call, `lead_us` how much audio the caller has already decoded
+    /// ahead of this frame (so the frame is heard at `now_us + lead_us`), and `needed_samples`
+    /// how many samples of it the caller needs to finish its block. Delay is measured at the
+    /// time the frame is heard; whether a missing packet can still be waited for is judged at
+    /// the time of the call, when the packet has to be here; and a wait for it conceals only
+    /// what the caller needs ([`Playout::Wait`]).
+    pub fn next_frame_for(&mut self, now_us: u64, lead_us: u64, needed_samples: usize) -> Playout {
+        self.lead_us = lead_us.min(1 << 40) as i64;
+        self.needed_samples = needed_samples;
+        let now = clamp_time(now_us).saturating_add(self.lead_us);
         // A transition out of Playing (new talkspurt, catch-up) may start the next talkspurt in
         // the same call; each pass makes progress, four are enough (Playing -> Prebuffering ->
         // Playing -> decided).
@@ -677,6 +750,7 @@ impl JitterBuffer {
         self.ended_by_eos = false;
         self.last_played = None;
         self.unconfirmed = None;
+        self.pre_roll_tail = None;
         self.base.reset();
         self.prev_transit = None;
         self.late_run = 0;
@@ -808,6 +882,7 @@ impl JitterBuffer {
         &mut self,
         pkt: Slot,
         speaking: bool,
+        pre_roll: bool,
         payload: &[u8],
         now: i64,
         transit: i64,
@@ -848,7 +923,7 @@ impl JitterBuffer {
                     }
                 }
                 self.state = State::Prebuffering { first: pkt, resume };
-                self.store(pkt, speaking, payload);
+                self.store(pkt, speaking, pre_roll, payload);
                 Placed::Stored
             }
             State::Prebuffering { first, resume } => {
@@ -863,7 +938,7 @@ impl JitterBuffer {
                         return Placed::Late;
                     }
                     self.state = State::Prebuffering { first: pkt, resume };
-                    self.store(pkt, speaking, payload);
+                    self.store(pkt, speaking, pre_roll, payload);
                     Placed::Stored
                 } else if pkt.seq == first.seq {
                     // Same sequence number, different timestamp: inconsistent, keep the first.
@@ -872,7 +947,7 @@ impl JitterBuffer {
                     if pkt.seq >= first.seq + self.ring.len() as u64 {
                         self.overflow(pkt);
                     }
-                    self.store(pkt, speaking, payload);
+                    self.store(pkt, speaking, pre_roll, payload);
                     Placed::Stored
                 }
             }
@@ -883,7 +958,7 @@ impl JitterBuffer {
                 if pkt.seq >= next.seq + self.ring.len() as u64 {
                     self.overflow(pkt);
                 }
-                self.store(pkt, speaking, payload);
+                self.store(pkt, speaking, pre_roll, payload);
                 Placed::Stored
             }
         }
@@ -921,7 +996,7 @@ impl JitterBuffer {
         };
     }
 
-    fn store(&mut self, pkt: Slot, speaking: bool, payload: &[u8]) {
+    fn store(&mut self, pkt: Slot, speaking: bool, pre_roll: bool, payload: &[u8]) {
         let idx = (pkt.seq & self.mask) as usize;
         if let Some(old) = self.ring[idx].take() {
             self.stored -= 1;
@@ -934,6 +1009,7 @@ impl JitterBuffer {
             seq: pkt.seq,
             ts: pkt.ts,
             speaking,
+            pre_roll,
             payload: buf,
         });
         self.stored += 1;
@@ -1041,6 +1117,24 @@ impl JitterBuffer {
         let base = self.base.get().unwrap_or(0);
         self.state = State::Playing { next: first };
         self.delay_s = (now - self.ts_us(first.ts) - base) as f64;
+        self.pre_roll_tail = None;
+        if self.get(first.seq).is_some_and(|e| e.pre_roll) {
+            // The pre-roll was sent a frame after its time. Played whole it would push the
+            // talkspurt, and every frame of it, a frame later than the network requires; so
+            // only the part that fits before the next frame is due is played.
+            let next_due = self.play_at(first.ts + self.cfg.frame_samples as u64);
+            let room_us = next_due.map_or(self.frame_us, |due| due - now);
+            if room_us < self.frame_us {
+                let room_us = room_us.max(0);
+                // Rounded up: a tail that ends a little early would leave the talkspurt a few
+                // microseconds below the target, and the insert rule would answer with a frame.
+                let samples =
+                    (room_us * self.cfg.frame_samples as i64 + self.frame_us - 1) / self.frame_us;
+                self.pre_roll_tail = Some(samples as usize);
+                // The delay of the frames that follow: the tail ends as the next one is due.
+                self.delay_s -= (self.frame_us - room_us) as f64;
+            }
+        }
         self.unconfirmed = None;
         self.consec_conceal = 0;
         self.last_was_insert = false;
@@ -1094,6 +1188,11 @@ impl JitterBuffer {
     /// One frame while Playing at slot `next`. `None` means the state changed without deciding
     /// the frame; the caller loops.
     fn play(&mut self, next: Slot, now: i64) -> Option<Playout> {
+        if let Some(samples) = self.pre_roll_tail.take() {
+            if matches!(self.classify(next), Head::Present) {
+                return Some(self.emit_tail(next, samples));
+            }
+        }
         let base = self.base.get().unwrap_or(0);
         let frame = self.frame_us as f64;
         let d_now = (now - self.ts_us(next.ts) - base) as f64;
@@ -1114,7 +1213,10 @@ impl JitterBuffer {
         }
 
         let deficit = self.target - self.delay_s;
-        let can_hold = deficit > 0.0 && !self.ending && self.consec_conceal < self.max_conceal;
+        // A missing packet can be waited for while it is not overdue at the time of the call
+        // (when it has to be here), which is `lead` earlier than the time the frame is heard.
+        let wait_deficit = deficit + self.lead_us as f64;
+        let can_hold = wait_deficit > 0.0 && !self.ending && self.consec_conceal < self.max_conceal;
 
         match head {
             Head::Empty if self.ending => {
@@ -1144,7 +1246,7 @@ impl JitterBuffer {
                 if can_hold {
                     // Underflow while below target (slow sender, target just rose): keep the slot
                     // and conceal, which adds one frame of delay; the packet may still come.
-                    Some(self.hold())
+                    Some(self.wait())
                 } else {
                     self.push_unconfirmed(next);
                     self.advance(next);
@@ -1156,8 +1258,8 @@ impl JitterBuffer {
                 // frame of delay we want anyway). But if FEC can repair it now, that sounds better
                 // than PLC; then only a large deficit justifies waiting, and a small one is made up
                 // later at a quiet moment.
-                if can_hold && (!fec || deficit >= frame / 2.0) {
-                    Some(self.hold())
+                if can_hold && (!fec || wait_deficit >= frame / 2.0) {
+                    Some(self.wait())
                 } else if fec {
                     let mut out = self.spare.pop().unwrap_or_default();
                     out.clear();
@@ -1267,12 +1369,34 @@ impl JitterBuffer {
         Playout::Packet(e.payload)
     }
 
+    /// The first slot of a talkspurt that starts on a late pre-roll: its last `samples` only.
+    fn emit_tail(&mut self, slot: Slot, samples: usize) -> Playout {
+        match self.emit_packet(slot) {
+            Playout::Packet(packet) => Playout::Tail { packet, samples },
+            other => other,
+        }
+    }
+
     /// PLC for a slot that has been given up (the caller already advanced).
     fn conceal(&mut self) -> Playout {
         self.stats.concealed += 1;
         self.consec_conceal += 1;
         self.last_was_insert = false;
         Playout::Conceal
+    }
+
+    /// The slot's packet may still come: conceal without advancing, as little as the caller
+    /// needs (a frame when it needs a frame).
+    fn wait(&mut self) -> Playout {
+        let samples = self.needed_samples.max(1).div_ceil(WAIT_STEP_SAMPLES) * WAIT_STEP_SAMPLES;
+        if samples >= self.cfg.frame_samples {
+            return self.hold();
+        }
+        self.stats.concealed += 1;
+        self.last_was_insert = true;
+        self.delay_s += (samples as i64 * self.frame_us / self.cfg.frame_samples as i64) as f64;
+        self.under_since = None;
+        Playout::Wait { samples }
     }
 
     /// PLC without advancing: one more frame of delay.
@@ -1444,7 +1568,7 @@ mod tests {
 
     fn compact(jb: &mut JitterBuffer, p: Playout) -> Out {
         match p {
-            Playout::Packet(v) => {
+            Playout::Packet(v) | Playout::Tail { packet: v, .. } => {
                 let id = id_of(&v);
                 jb.recycle(v);
                 Out::P(id)
@@ -1454,7 +1578,7 @@ mod tests {
                 jb.recycle(v);
                 Out::F(id)
             }
-            Playout::Conceal => Out::C,
+            Playout::Conceal | Playout::Wait { .. } => Out::C,
             Playout::Silence => Out::S,
         }
     }
@@ -2382,5 +2506,136 @@ mod tests {
         assert!(c.frame_samples >= 1 && c.max_delay_us >= c.min_delay_us);
         jb.insert(0, 0, true, &[1, 2, 3], 0);
         let _ = jb.next_frame(1_000_000);
+    }
+
+    /// Arrival of frame `seq` on a clean link: 30 ms after its sender time.
+    fn clean_arrival(seq: u64) -> u64 {
+        30_000 + seq * 20_000
+    }
+
+    /// A talkspurt whose first packet is the sender's pre-roll (the frame before `start`, sent
+    /// a frame late together with frame `start`), played from calls 1 ms after arrivals.
+    /// Sequence numbers run on from `seq` (they count packets sent, so they do not jump over
+    /// a pause as the timestamps do). Returns what was played, the pre-roll's id first.
+    fn talkspurt_with_pre_roll(
+        jb: &mut JitterBuffer,
+        seq: &mut u16,
+        start: u64,
+        frames: u64,
+    ) -> Vec<Playout> {
+        let pre = start - 1;
+        let at = clean_arrival(start);
+        jb.insert_pre_roll(*seq, (pre * 960) as u32, &payload(pre, 80), at);
+        *seq = seq.wrapping_add(1);
+        let mut outs = Vec::new();
+        for k in 0..frames {
+            let frame = start + k;
+            let last = k + 1 == frames;
+            let (ts, at) = ((frame * 960) as u32, clean_arrival(frame));
+            jb.insert(*seq, ts, !last, &payload(frame, 80), at);
+            *seq = seq.wrapping_add(1);
+            // The first call plays the pre-roll's tail and, straight after it, frame `start`.
+            if k == 0 {
+                outs.push(jb.next_frame(at + 1_000));
+            }
+            outs.push(jb.next_frame(at + 1_000));
+        }
+        outs
+    }
+
+    #[test]
+    fn late_pre_roll_plays_only_what_fits_and_never_raises_the_target() {
+        let mut jb = JitterBuffer::new(cfg(F20));
+        let (mut seq, mut start) = (0u16, 1);
+        for spurt in 0..30 {
+            let outs = talkspurt_with_pre_roll(&mut jb, &mut seq, start, 10);
+            // Frame `start` is due 2 ms (the target) after it arrives; the call is 1 ms after,
+            // so 1 ms (48 samples) of the pre-roll fits before it.
+            match &outs[0] {
+                Playout::Tail { packet, samples } => {
+                    assert_eq!(id_of(packet), start - 1, "talkspurt {spurt}");
+                    assert_eq!(*samples, 48, "talkspurt {spurt}");
+                }
+                other => panic!("talkspurt {spurt}: expected the pre-roll's tail, got {other:?}"),
+            }
+            // Then every frame of the talkspurt, in order, with nothing concealed.
+            for (k, out) in outs[1..].iter().enumerate() {
+                assert_eq!(
+                    out,
+                    &Playout::Packet(payload(start + k as u64, 80)),
+                    "talkspurt {spurt}, frame {k}"
+                );
+            }
+            // A pause of 10 frames: the buffer goes idle on the end-of-talkspurt marker.
+            for k in 0..10 {
+                let t = clean_arrival(start + 10 + k) + 1_000;
+                assert_eq!(jb.next_frame(t), Playout::Silence);
+            }
+            start += 21;
+        }
+        // Thirty talkspurts, each opened by a packet a whole frame late: none of it is jitter.
+        let stats = jb.stats();
+        assert_eq!(stats.target_delay_us, 2_000, "{stats:?}");
+        assert_eq!(
+            (stats.lost, stats.late, stats.concealed),
+            (0, 0, 0),
+            "{stats:?}"
+        );
+        assert!(stats.jitter_us < 100, "{stats:?}");
+    }
+
+    #[test]
+    fn pre_roll_in_time_plays_whole() {
+        // With 30 ms of target (a jittery path) the pre-roll, a frame late, is still in time.
+        let mut jb = JitterBuffer::new(JitterConfig {
+            min_delay_us: 30_000,
+            ..cfg(F20)
+        });
+        let at = clean_arrival(5);
+        jb.insert_pre_roll(4, 4 * 960, &payload(4, 80), at);
+        jb.insert(5, 5 * 960, true, &payload(5, 80), at);
+        // Due 30 ms after its sender time + 30 ms transit: 10 ms after it arrived.
+        assert_eq!(jb.next_frame(at + 10_000), Playout::Packet(payload(4, 80)));
+        assert_eq!(jb.next_frame(at + 30_000), Playout::Packet(payload(5, 80)));
+    }
+
+    #[test]
+    fn a_caller_short_of_a_few_samples_waits_briefly_instead_of_a_frame() {
+        // A caller whose blocks do not divide into frames (an engine at 44.1 kHz reading a
+        // little ahead) needs the next frame's first samples one block before the frame is
+        // heard, sometimes before its packet is here. Waiting costs a 2.5 ms step, not a frame.
+        let mut jb = JitterBuffer::new(cfg(F20));
+        for seq in 0..20u64 {
+            jb.insert(
+                seq as u16,
+                (seq * 960) as u32,
+                true,
+                &payload(seq, 80),
+                clean_arrival(seq),
+            );
+            let out = jb.next_frame_for(clean_arrival(seq) + 3_000, 0, 960);
+            assert_eq!(out, Playout::Packet(payload(seq, 80)), "frame {seq}");
+        }
+        // Frame 20 is heard at its arrival + 3 ms, but the caller asks 10 ms before that, with
+        // 9.75 ms decoded ahead and 39 samples short.
+        let heard_at = clean_arrival(20) + 3_000;
+        assert_eq!(
+            jb.next_frame_for(heard_at - 10_000, 9_750, 39),
+            Playout::Wait { samples: 120 }
+        );
+        jb.insert(20, 20 * 960, true, &payload(20, 80), clean_arrival(20));
+        assert_eq!(
+            jb.next_frame_for(heard_at, 2_500, 471),
+            Playout::Packet(payload(20, 80))
+        );
+        let stats = jb.stats();
+        assert_eq!(
+            (stats.lost, stats.late, stats.concealed),
+            (0, 0, 1),
+            "{stats:?}"
+        );
+        // The same caller needing a whole frame waits a whole frame, as `next_frame` does.
+        let early = clean_arrival(21) - 5_000;
+        assert_eq!(jb.next_frame_for(early, 0, 960), Playout::Conceal);
     }
 }

@@ -28,6 +28,10 @@ struct MemberStream {
     decoding: Option<Decoding>,
     /// Decoded samples not yet played: less than one frame between calls.
     decoded: VecDeque<f32>,
+    /// The time of the latest render call and the samples rendered at that time so far: an
+    /// output converter filling one block may call several times with the same time, and
+    /// each call's audio is heard after the previous one's.
+    render_time: (u64, usize),
     last_speech_us: Option<u64>,
     pulled_alone_us: Option<u64>,
     decode_errors: u64,
@@ -65,6 +69,7 @@ impl MemberStream {
             open_id,
             decoding: None,
             decoded: VecDeque::with_capacity(2 * 960),
+            render_time: (0, 0),
             last_speech_us: None,
             pulled_alone_us: None,
             decode_errors: 0,
@@ -86,20 +91,23 @@ impl MemberStream {
         let Some(decoding) = self.decoding.as_mut() else {
             return;
         };
-        // A backfilled frame (the sender's pre-roll) arrives a frame after its time. It is
-        // filed as it came: the talkspurt then starts a frame late, and the jitter buffer drops
-        // a quiet frame within the first second to get back to its target delay.
-        let arrival = now_us;
         if header.speaking {
             self.last_speech_us = Some(now_us);
         }
-        decoding.jitter.insert(
-            header.seq,
-            header.timestamp,
-            header.speaking,
-            payload,
-            arrival,
-        );
+        if header.backfill {
+            // The sender's pre-roll, a frame after its time: played only as far as it fits.
+            decoding
+                .jitter
+                .insert_pre_roll(header.seq, header.timestamp, payload, now_us);
+        } else {
+            decoding.jitter.insert(
+                header.seq,
+                header.timestamp,
+                header.speaking,
+                payload,
+                now_us,
+            );
+        }
     }
 
     /// Appends `n` samples of this member's audio to `out` (cleared first).
@@ -109,11 +117,32 @@ impl MemberStream {
             out.resize(n, 0.0);
             return;
         };
+        if self.render_time.0 != now_us {
+            self.render_time = (now_us, 0);
+        }
+        let earlier_calls = self.render_time.1;
+        self.render_time.1 += n;
         while self.decoded.len() < n {
-            let produced = match d.jitter.next_frame(now_us) {
+            // The frame asked for is heard after what is already decoded, and after what
+            // earlier calls at this same time rendered. (Rounded up, like the pre-roll tail, so
+            // exact timing never reads as a deficit.)
+            let ahead = (earlier_calls + self.decoded.len()) as u64;
+            let lead_us = (ahead * 1_000_000).div_ceil(u64::from(SAMPLE_RATE));
+            let mut skip = 0;
+            let needed = n - self.decoded.len();
+            let produced = match d.jitter.next_frame_for(now_us, lead_us, needed) {
                 Playout::Packet(packet) => {
                     let result = d.decoder.decode(&packet, &mut d.frame);
                     d.jitter.recycle(packet);
+                    result
+                }
+                Playout::Tail { packet, samples } => {
+                    let result = d.decoder.decode(&packet, &mut d.frame);
+                    d.jitter.recycle(packet);
+                    if let Ok(produced) = result {
+                        skip = produced.saturating_sub(samples);
+                        fade_in(&mut d.frame[skip..produced]);
+                    }
                     result
                 }
                 Playout::Fec(next) => {
@@ -122,6 +151,7 @@ impl MemberStream {
                     result
                 }
                 Playout::Conceal => d.decoder.conceal(&mut d.frame),
+                Playout::Wait { samples } => d.decoder.conceal_part(&mut d.frame, samples),
                 Playout::Silence => {
                     d.frame.fill(0.0);
                     Ok(d.frame.len())
@@ -132,7 +162,7 @@ impl MemberStream {
                 d.frame.fill(0.0);
                 d.frame.len()
             });
-            self.decoded.extend(&d.frame[..produced]);
+            self.decoded.extend(&d.frame[skip..produced]);
         }
         out.extend(self.decoded.drain(..n));
     }
@@ -142,6 +172,18 @@ impl MemberStream {
             Some(d) => add_stats(self.earlier, d.jitter.stats()),
             None => self.earlier,
         }
+    }
+}
+
+/// Samples over which a pre-roll tail fades in (2 ms): it starts mid-frame, and starting
+/// abruptly would click.
+const TAIL_FADE_SAMPLES: usize = 96;
+
+/// Ramps the start of `samples` up from silence.
+fn fade_in(samples: &mut [f32]) {
+    let n = samples.len().min(TAIL_FADE_SAMPLES);
+    for (i, x) in samples[..n].iter_mut().enumerate() {
+        *x *= i as f32 / n as f32;
     }
 }
 
