@@ -184,7 +184,8 @@ pub enum Playout {
     /// within the caller's block.
     Wait { samples: usize },
     /// Nothing to play (before the first packet, between talkspurts): output silence and do not
-    /// run PLC.
+    /// run PLC. A caller of [`JitterBuffer::next_frame_for`] outputs only the samples it needs,
+    /// so that a talkspurt arriving meanwhile starts at its next call.
     Silence,
 }
 

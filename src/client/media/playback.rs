@@ -153,8 +153,11 @@ impl MemberStream {
                 Playout::Conceal => d.decoder.conceal(&mut d.frame),
                 Playout::Wait { samples } => d.decoder.conceal_part(&mut d.frame, samples),
                 Playout::Silence => {
-                    d.frame.fill(0.0);
-                    Ok(d.frame.len())
+                    // Only what this call needs: a whole frame of silence would hold a
+                    // talkspurt that arrives meanwhile back until the caller's next block.
+                    let samples = needed.min(d.frame.len());
+                    d.frame[..samples].fill(0.0);
+                    Ok(samples)
                 }
             };
             let produced = produced.unwrap_or_else(|_| {
