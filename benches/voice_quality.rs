@@ -9,8 +9,8 @@
 //!   with jitter buffer, decoder and mix; the loss feedback to the encoder), 10 ms push and pull
 //!   steps on a simulated clock, each datagram arriving 1 ms after it was sent unless its frame
 //!   is lost.
-//! - `base5_L..`: the baseline at our encoder's settings as a call starts (20 ms, 28 kbps,
-//!   complexity 9, FEC on, expected loss 5 %): every frame encoded, the same frames lost,
+//! - `base5_L..`: the baseline at our encoder's settings (20 ms, 28 kbps, complexity 9, FEC
+//!   on) with the expected loss at 5 %: every frame encoded, the same frames lost,
 //!   decoded with FEC from the next packet when that arrived, else concealed; no jitter
 //!   buffer, no VAD.
 //! - `baseX_L..`: the same with the encoder told the true loss rate (0 % turns FEC off): a
@@ -177,7 +177,14 @@ fn main() {
                 frame_samples,
                 ..EncoderConfig::default()
             };
-            let b5 = baseline(&speech, config, pattern);
+            let b5 = baseline(
+                &speech,
+                EncoderConfig {
+                    expected_loss_pct: 5,
+                    ..config
+                },
+                pattern,
+            );
             let name = format!("base5_L{loss}_s{seed}.wav");
             write_wav(&out.join(&name), RATE, 1, &b5.audio);
             push(name, "base5", loss, seed, describe(&b5));

@@ -184,7 +184,7 @@ def report(results, manifest):
         ("realtime", "ours: real time through the relay (different loss pattern)"),
         ("oursnovad", "diagnostic: ours with the VAD forced on (no talkspurts)"),
         ("oursfixed", "diagnostic: VAD forced on, expected loss fixed at the true rate"),
-        ("base5", "plain Opus + FEC, expected loss 5 % (our encoder's start)"),
+        ("base5", "plain Opus + FEC, expected loss 5 %"),
         ("baseX", "plain Opus + FEC, expected loss = true rate"),
         ("base10", "plain Opus + FEC, expected loss 10 % (FEC always in the packets)"),
     ]

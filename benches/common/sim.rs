@@ -13,7 +13,9 @@
 
 use std::collections::VecDeque;
 
-use voipchat::audio::codec::{EncoderConfig, VoiceDecoder, VoiceEncoder, MAX_PACKET_BYTES};
+use voipchat::audio::codec::{
+    expected_loss_for, EncoderConfig, VoiceDecoder, VoiceEncoder, MAX_PACKET_BYTES,
+};
 use voipchat::audio::jitter::JitterStats;
 use voipchat::audio::resample::{CaptureConverter, PlaybackConverter};
 use voipchat::audio::vad::{Vad, VadConfig};
@@ -497,7 +499,7 @@ pub fn ours(
             let worst = listener.loss_permille();
             if worst.abs_diff(announced) >= 10 {
                 announced = worst;
-                sender.set_expected_loss(worst.div_ceil(10).min(100) as u8);
+                sender.set_expected_loss(expected_loss_for(worst));
             }
         }
     }

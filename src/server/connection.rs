@@ -171,7 +171,14 @@ impl Control {
                     sources: admitted.sources,
                     resume_token: admitted.resume_token,
                 };
-                if self.write(&reply).await {
+                let mut written = self.write(&reply).await;
+                if written && admitted.loss_permille > 0 {
+                    let hint = ServerMessage::LossHint {
+                        loss_permille: admitted.loss_permille,
+                    };
+                    written = self.write(&hint).await;
+                }
+                if written {
                     Some(Seat {
                         session: admitted.session,
                         media: admitted.media,

@@ -81,6 +81,9 @@ pub struct Admitted {
     /// Whether an older session of the same user was replaced (and told so).
     pub replaced_another: bool,
     pub media: Arc<RoomMedia>,
+    /// The loss last announced to the room (per mille), for the newcomer's encoder: it would
+    /// otherwise hear of it only when the figure next changes.
+    pub loss_permille: u16,
 }
 
 pub struct Resumed {
@@ -204,6 +207,7 @@ impl Rooms {
             resume_token,
             replaced_another,
             media: self.rooms[&room_key].media.clone(),
+            loss_permille: self.rooms[&room_key].announced_loss_permille,
         })
     }
 
@@ -492,6 +496,39 @@ mod tests {
         rooms.leave(a.session);
         assert_eq!(rooms.room_count(), 0);
         assert_eq!(rooms.member_count(), 0);
+    }
+
+    fn loss_hints(rx: &mut mpsc::Receiver<ServerMessage>) -> Vec<u16> {
+        let mut hints = Vec::new();
+        while let Ok(msg) = rx.try_recv() {
+            if let ServerMessage::LossHint { loss_permille } = msg {
+                hints.push(loss_permille);
+            }
+        }
+        hints
+    }
+
+    #[test]
+    fn senders_hear_the_worst_listener_and_newcomers_the_current_figure() {
+        let mut rooms = Rooms::new(10);
+        let (la, mut ra) = link();
+        let a = rooms.join(seat("a", "g"), "ta".into(), la).unwrap();
+        assert_eq!(a.loss_permille, 0);
+        let (lb, mut rb) = link();
+        let b = rooms.join(seat("b", "g"), "tb".into(), lb).unwrap();
+        rooms.report_loss(b.session, 80);
+        assert_eq!(
+            (loss_hints(&mut ra), loss_hints(&mut rb)),
+            (vec![80], vec![80])
+        );
+        // Under 1 % of change is not worth a message; the worst listener sets the figure.
+        rooms.report_loss(b.session, 85);
+        rooms.report_loss(a.session, 20);
+        assert_eq!(loss_hints(&mut ra), Vec::<u16>::new());
+        let c = rooms.join(seat("c", "g"), "tc".into(), link().0).unwrap();
+        assert_eq!(c.loss_permille, 80);
+        rooms.report_loss(b.session, 0);
+        assert_eq!(loss_hints(&mut ra), [20]);
     }
 
     #[test]

@@ -19,12 +19,13 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-// The sans-IO halves are public so benchmarks and tools drive the very code a call runs.
+use crate::audio::codec::expected_loss_for;
 use crate::audio::resample::{CaptureConverter, PlaybackConverter};
 use crate::audio::{frame_samples, SAMPLE_RATE};
 use crate::error::{ErrorCode, VoipError};
 use crate::net::media::decode_downlink;
 use crate::types::MuteConfig;
+// The sans-IO halves are public so benchmarks and tools drive the very code a call runs.
 pub use capture::{CapturePipeline, CaptureStats};
 pub use playback::{MemberStats, Playback};
 
@@ -433,7 +434,7 @@ impl Media {
     /// The room's worst reception loss: sets how much FEC the encoder spends.
     pub fn set_expected_loss(&self, permille: u16) {
         if let Some(pipeline) = lock(&self.capture).pipeline.as_mut() {
-            pipeline.set_expected_loss((permille.div_ceil(10)).min(100) as u8);
+            pipeline.set_expected_loss(expected_loss_for(permille));
         }
     }
 
