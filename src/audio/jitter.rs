@@ -667,10 +667,9 @@ impl JitterBuffer {
     }
 
     /// What to play for the next frame. Call once per frame of playout (`frame_samples`, or a
-    /// [`Playout::Tail`]'s samples), at the receiver's steady rate, with the time at which that
-    /// frame's first sample will be heard: the call's time plus whatever audio the caller has
-    /// already decoded ahead of it. (Counting that lead keeps the delay exact when the caller
-    /// renders in blocks that are not whole frames.)
+    /// [`Playout::Tail`]'s samples), at the receiver's steady rate, with the current time: for a
+    /// caller that plays each frame as it asks for it. A caller that renders in blocks which are
+    /// not whole frames uses [`next_frame_for`](Self::next_frame_for).
     pub fn next_frame(&mut self, now_us: u64) -> Playout {
         self.next_frame_for(now_us, 0, self.cfg.frame_samples)
     }
@@ -1121,19 +1120,27 @@ impl JitterBuffer {
         self.pre_roll_tail = None;
         if self.get(first.seq).is_some_and(|e| e.pre_roll) {
             // The pre-roll was sent a frame after its time. Played whole it would push the
-            // talkspurt, and every frame of it, a frame later than the network requires; so
-            // only the part that fits before the next frame is due is played.
-            let next_due = self.play_at(first.ts + self.cfg.frame_samples as u64);
-            let room_us = next_due.map_or(self.frame_us, |due| due - now);
-            if room_us < self.frame_us {
-                let room_us = room_us.max(0);
-                // Rounded up: a tail that ends a little early would leave the talkspurt a few
-                // microseconds below the target, and the insert rule would answer with a frame.
-                let samples =
-                    (room_us * self.cfg.frame_samples as i64 + self.frame_us - 1) / self.frame_us;
-                self.pre_roll_tail = Some(samples as usize);
-                // The delay of the frames that follow: the tail ends as the next one is due.
-                self.delay_s -= (self.frame_us - room_us) as f64;
+            // talkspurt, and every frame of it, a frame later than the network requires. So
+            // only its end is played: nothing if the next frame is due now; else what finishes
+            // the caller's block, so that the next frame is asked for at the caller's next call,
+            // by when it is due (or, if it is due later still, up to the whole pre-roll).
+            // Cutting it to end exactly when the next frame is due would have that frame asked
+            // for within this same call, before it is due, short of the target's margin.
+            let frame = self.cfg.frame_samples as i64;
+            let call_time = now - self.lead_us;
+            if let Some(due) = self.play_at(first.ts + frame as u64) {
+                let room_us = due - call_time;
+                let samples = if room_us <= 0 {
+                    0
+                } else {
+                    let room = (room_us * frame + self.frame_us - 1) / self.frame_us;
+                    room.max(self.needed_samples as i64).min(frame)
+                };
+                if samples < frame {
+                    self.pre_roll_tail = Some(samples as usize);
+                    // The delay of the frames that follow, which start as the tail ends.
+                    self.delay_s -= ((frame - samples) * self.frame_us / frame) as f64;
+                }
             }
         }
         self.unconfirmed = None;
@@ -2514,65 +2521,104 @@ mod tests {
         30_000 + seq * 20_000
     }
 
-    /// A talkspurt whose first packet is the sender's pre-roll (the frame before `start`, sent
-    /// a frame late together with frame `start`), played from calls 1 ms after arrivals.
-    /// Sequence numbers run on from `seq` (they count packets sent, so they do not jump over
-    /// a pause as the timestamps do). Returns what was played, the pre-roll's id first.
+    /// An engine's audio thread: every 10 ms it needs 480 samples, asking for frames as its
+    /// decoded audio runs short (as `Playback` does); returns what each call was given.
+    struct BlockCaller {
+        decoded: usize,
+    }
+
+    impl BlockCaller {
+        const BLOCK: usize = 480;
+
+        fn call(&mut self, jb: &mut JitterBuffer, now_us: u64) -> Vec<Playout> {
+            let mut outs = Vec::new();
+            while self.decoded < Self::BLOCK {
+                let needed = Self::BLOCK - self.decoded;
+                let lead_us = (self.decoded as u64 * 1_000_000).div_ceil(48_000);
+                let out = jb.next_frame_for(now_us, lead_us, needed);
+                self.decoded += match &out {
+                    Playout::Packet(_) | Playout::Fec(_) | Playout::Conceal => F20,
+                    Playout::Tail { samples, .. } | Playout::Wait { samples } => *samples,
+                    Playout::Silence => needed,
+                };
+                outs.push(out);
+            }
+            self.decoded -= Self::BLOCK;
+            outs
+        }
+    }
+
+    /// A talkspurt of `frames` whose first packet is the sender's pre-roll (the frame before
+    /// `start`, sent a frame late together with frame `start`), heard by a [`BlockCaller`]
+    /// whose calls come `phase_us` after each arrival and halfway between. Sequence numbers
+    /// run on from `seq` (they count packets sent, so they do not jump over a pause as the
+    /// timestamps do). Returns what was played, call by call.
     fn talkspurt_with_pre_roll(
         jb: &mut JitterBuffer,
+        caller: &mut BlockCaller,
         seq: &mut u16,
         start: u64,
         frames: u64,
-    ) -> Vec<Playout> {
+        phase_us: u64,
+    ) -> Vec<Vec<Playout>> {
         let pre = start - 1;
-        let at = clean_arrival(start);
-        jb.insert_pre_roll(*seq, (pre * 960) as u32, &payload(pre, 80), at);
+        jb.insert_pre_roll(
+            *seq,
+            (pre * 960) as u32,
+            &payload(pre, 80),
+            clean_arrival(start),
+        );
         *seq = seq.wrapping_add(1);
-        let mut outs = Vec::new();
+        let mut calls = Vec::new();
         for k in 0..frames {
             let frame = start + k;
-            let last = k + 1 == frames;
             let (ts, at) = ((frame * 960) as u32, clean_arrival(frame));
-            jb.insert(*seq, ts, !last, &payload(frame, 80), at);
+            jb.insert(*seq, ts, k + 1 < frames, &payload(frame, 80), at);
             *seq = seq.wrapping_add(1);
-            // The first call plays the pre-roll's tail and, straight after it, frame `start`.
-            if k == 0 {
-                outs.push(jb.next_frame(at + 1_000));
-            }
-            outs.push(jb.next_frame(at + 1_000));
+            calls.push(caller.call(jb, at + phase_us));
+            calls.push(caller.call(jb, at + phase_us + 10_000));
         }
-        outs
+        calls
     }
 
     #[test]
     fn late_pre_roll_plays_only_what_fits_and_never_raises_the_target() {
         let mut jb = JitterBuffer::new(cfg(F20));
+        let mut caller = BlockCaller { decoded: 0 };
         let (mut seq, mut start) = (0u16, 1);
         for spurt in 0..30 {
-            let outs = talkspurt_with_pre_roll(&mut jb, &mut seq, start, 10);
-            // Frame `start` is due 2 ms (the target) after it arrives; the call is 1 ms after,
-            // so 1 ms (48 samples) of the pre-roll fits before it.
-            match &outs[0] {
-                Playout::Tail { packet, samples } => {
+            // Calls 1 ms after arrivals: frame `start` is due (2 ms of target) before the
+            // caller's next call, so the pre-roll's last 10 ms finish this call's block.
+            let calls = talkspurt_with_pre_roll(&mut jb, &mut caller, &mut seq, start, 10, 1_000);
+            match calls[0].as_slice() {
+                [Playout::Tail { packet, samples }] => {
                     assert_eq!(id_of(packet), start - 1, "talkspurt {spurt}");
-                    assert_eq!(*samples, 48, "talkspurt {spurt}");
+                    assert_eq!(*samples, 480, "talkspurt {spurt}");
                 }
                 other => panic!("talkspurt {spurt}: expected the pre-roll's tail, got {other:?}"),
             }
-            // Then every frame of the talkspurt, in order, with nothing concealed.
-            for (k, out) in outs[1..].iter().enumerate() {
-                assert_eq!(
-                    out,
-                    &Playout::Packet(payload(start + k as u64, 80)),
-                    "talkspurt {spurt}, frame {k}"
-                );
-            }
-            // A pause of 10 frames: the buffer goes idle on the end-of-talkspurt marker.
-            for k in 0..10 {
+            // Then every frame in order, one per two calls, nothing concealed.
+            let played: Vec<&Playout> = calls[1..].iter().flatten().collect();
+            let expected: Vec<Playout> = (0..10)
+                .map(|k| Playout::Packet(payload(start + k, 80)))
+                .collect();
+            assert_eq!(
+                played,
+                expected.iter().collect::<Vec<_>>(),
+                "talkspurt {spurt}"
+            );
+            // A pause of 11 frames: silence, the buffer idle on the end-of-talkspurt marker.
+            for k in 0..11 {
                 let t = clean_arrival(start + 10 + k) + 1_000;
-                assert_eq!(jb.next_frame(t), Playout::Silence);
+                for out in caller
+                    .call(&mut jb, t)
+                    .into_iter()
+                    .chain(caller.call(&mut jb, t + 10_000))
+                {
+                    assert_eq!(out, Playout::Silence, "talkspurt {spurt}, pause");
+                }
             }
-            start += 21;
+            start += 22;
         }
         // Thirty talkspurts, each opened by a packet a whole frame late: none of it is jitter.
         let stats = jb.stats();
@@ -2583,6 +2629,26 @@ mod tests {
             "{stats:?}"
         );
         assert!(stats.jitter_us < 100, "{stats:?}");
+    }
+
+    #[test]
+    fn pre_roll_is_skipped_when_the_next_frame_is_already_due() {
+        // Calls 3 ms after arrivals: frame `start` is due now, so none of the pre-roll fits.
+        let mut jb = JitterBuffer::new(cfg(F20));
+        let mut caller = BlockCaller { decoded: 0 };
+        let mut seq = 0;
+        let calls = talkspurt_with_pre_roll(&mut jb, &mut caller, &mut seq, 5, 3, 3_000);
+        assert_eq!(
+            calls[0],
+            [
+                Playout::Tail {
+                    packet: payload(4, 80),
+                    samples: 0
+                },
+                Playout::Packet(payload(5, 80))
+            ]
+        );
+        assert_eq!(jb.stats().concealed, 0);
     }
 
     #[test]
