@@ -1120,21 +1120,24 @@ impl JitterBuffer {
         self.pre_roll_tail = None;
         if self.get(first.seq).is_some_and(|e| e.pre_roll) {
             // The pre-roll was sent a frame after its time. Played whole it would push the
-            // talkspurt, and every frame of it, a frame later than the network requires. So
-            // only its end is played: nothing if the next frame is due now; else what finishes
-            // the caller's block, so that the next frame is asked for at the caller's next call,
-            // by when it is due (or, if it is due later still, up to the whole pre-roll).
-            // Cutting it to end exactly when the next frame is due would have that frame asked
-            // for within this same call, before it is due, short of the target's margin.
+            // talkspurt, and every frame of it, a frame later than the network requires, unless
+            // the next frame is not due before the caller's next call anyway. So: nothing of it
+            // if the next frame is due now; what finishes the caller's block if the next frame
+            // is due by the next call; else all of it. (Cut to end exactly when the next frame is
+            // due, that frame would be asked for within a call before it is due: the talkspurt
+            // would run short of the target's margin, and wait on every loss instead of using
+            // the next packet's FEC: PESQ 0.2 lower at 5-10 % loss.)
             let frame = self.cfg.frame_samples as i64;
             let call_time = now - self.lead_us;
             if let Some(due) = self.play_at(first.ts + frame as u64) {
                 let room_us = due - call_time;
+                let needed = self.needed_samples as i64;
                 let samples = if room_us <= 0 {
                     0
+                } else if room_us * frame <= needed * self.frame_us {
+                    needed.min(frame)
                 } else {
-                    let room = (room_us * frame + self.frame_us - 1) / self.frame_us;
-                    room.max(self.needed_samples as i64).min(frame)
+                    frame
                 };
                 if samples < frame {
                     self.pre_roll_tail = Some(samples as usize);
@@ -1394,7 +1397,8 @@ impl JitterBuffer {
     }
 
     /// The slot's packet may still come: conceal without advancing, as little as the caller
-    /// needs (a frame when it needs a frame).
+    /// needs (a frame when it needs a frame). A caller reading a few samples ahead of a packet
+    /// that is on its way (an engine at 44.1 kHz) then pays 2.5 ms, not 20.
     fn wait(&mut self) -> Playout {
         let samples = self.needed_samples.max(1).div_ceil(WAIT_STEP_SAMPLES) * WAIT_STEP_SAMPLES;
         if samples >= self.cfg.frame_samples {
@@ -2629,6 +2633,25 @@ mod tests {
             "{stats:?}"
         );
         assert!(stats.jitter_us < 100, "{stats:?}");
+    }
+
+    #[test]
+    fn pre_roll_plays_whole_when_the_next_frame_is_not_due_by_the_next_call() {
+        // 15 ms of target: called 1 ms after arrival, frame `start` is due in 14 ms, after the
+        // caller's next call; the pre-roll costs no delay then and is played whole.
+        let mut jb = JitterBuffer::new(JitterConfig {
+            min_delay_us: 15_000,
+            ..cfg(F20)
+        });
+        let mut caller = BlockCaller { decoded: 0 };
+        let mut seq = 0;
+        let calls = talkspurt_with_pre_roll(&mut jb, &mut caller, &mut seq, 5, 3, 1_000);
+        let played: Vec<Playout> = calls.into_iter().flatten().collect();
+        // The pre-roll whole, then the talkspurt a frame later (its last frame comes after the
+        // calls made here).
+        let expected: Vec<Playout> = (4..7).map(|id| Playout::Packet(payload(id, 80))).collect();
+        assert_eq!(played, expected);
+        assert_eq!(jb.stats().concealed, 0);
     }
 
     #[test]
