@@ -20,7 +20,7 @@ use voipchat::audio::jitter::JitterStats;
 use voipchat::audio::resample::{CaptureConverter, PlaybackConverter};
 use voipchat::audio::vad::{Vad, VadConfig};
 use voipchat::audio::SAMPLE_RATE;
-use voipchat::client::media::{CapturePipeline, Playback};
+use voipchat::client::media::{vad_decides, CapturePipeline, Playback};
 use voipchat::net::media::{decode_downlink, encode_uplink, relay, AudioHeader};
 
 // ---------------------------------------------------------------------------------------------
@@ -55,10 +55,7 @@ impl Sender {
             pending: Vec::with_capacity(frame_samples * 4),
             previous: vec![0.0; frame_samples],
             has_previous: false,
-            vad: Vad::new(VadConfig {
-                frame_samples,
-                ..VadConfig::default()
-            }),
+            vad: Vad::new(VadConfig::default()),
             encoder: VoiceEncoder::new(EncoderConfig {
                 frame_samples,
                 ..EncoderConfig::default()
@@ -105,7 +102,7 @@ impl Sender {
 
     fn process_frame(&mut self, frame: &[f32], send: &mut dyn FnMut(&[u8], u64)) {
         self.frames += 1;
-        let active = self.vad.process(frame) || self.always_on;
+        let active = vad_decides(&mut self.vad, frame) || self.always_on;
         if active && !self.transmitting && self.has_previous {
             let previous = std::mem::take(&mut self.previous);
             let timestamp = self.timestamp.wrapping_sub(self.frame_samples as u32);

@@ -18,6 +18,21 @@ pub struct CaptureStats {
     pub bytes_sent: u64,
 }
 
+/// The voice activity detector looks at 10 ms at a time, whatever the frame length. It needs
+/// two consecutive loud steps to start speech (rejecting clicks); counted in 20 ms frames that
+/// was 40 ms of a word's onset, the first 20 ms of it only in the late pre-roll. In 10 ms
+/// steps, a word that starts in a frame's first half makes that frame itself speech.
+const VAD_STEP_SAMPLES: usize = 480;
+
+/// The detector's decision at the end of `frame`, fed in [`VAD_STEP_SAMPLES`] steps.
+pub fn vad_decides(vad: &mut Vad, frame: &[f32]) -> bool {
+    let mut speaking = vad.is_speaking();
+    for step in frame.chunks(VAD_STEP_SAMPLES) {
+        speaking = vad.process(step);
+    }
+    speaking
+}
+
 struct Flags {
     speaking: bool,
     backfill: bool,
@@ -53,7 +68,7 @@ impl CapturePipeline {
             previous: vec![0.0; frame_samples],
             has_previous: false,
             vad: Vad::new(VadConfig {
-                frame_samples,
+                frame_samples: VAD_STEP_SAMPLES,
                 ..VadConfig::default()
             }),
             encoder,
@@ -115,7 +130,7 @@ impl CapturePipeline {
         send: &mut dyn FnMut(&[u8]),
     ) -> Result<(), VoipError> {
         self.stats.frames += 1;
-        let active = self.vad.process(frame) && !muted;
+        let active = vad_decides(&mut self.vad, frame) && !muted;
         self.speaking = active;
         if active && !self.transmitting && self.has_previous {
             // Onset: send the frame before it first, so the word's start is not lost. Its

@@ -26,7 +26,7 @@ use crate::error::{ErrorCode, VoipError};
 use crate::net::media::decode_downlink;
 use crate::types::MuteConfig;
 // The sans-IO halves are public so benchmarks and tools drive the very code a call runs.
-pub use capture::{CapturePipeline, CaptureStats};
+pub use capture::{vad_decides, CapturePipeline, CaptureStats};
 pub use playback::{MemberStats, Playback};
 
 /// Where a client's audio comes from and goes to.
