@@ -360,10 +360,7 @@ impl VoiceDecoder {
     /// Packet loss concealment: synthesizes `frame_samples` samples continuing the last decoded
     /// audio (pitch-extrapolated, fading towards silence over consecutive losses).
     pub fn conceal(&mut self, out: &mut [f32]) -> Result<usize, VoipError> {
-        self.check_out("conceal", out)?;
-        self.dec
-            .decode_float(&[], &mut out[..self.frame_samples], false)
-            .map_err(|e| opus_error("opus conceal", e))
+        self.conceal_part(out, self.frame_samples)
     }
 
     /// Concealment of `samples` only (a multiple of 2.5 ms, at most a frame), for a receiver
@@ -669,6 +666,10 @@ mod tests {
         assert!(dec.decode(&[], &mut buf).is_err());
         assert!(dec.decode_fec(&[], &mut buf).is_err());
         assert_eq!(dec.decode(&packet, &mut buf).unwrap(), FRAME);
+
+        // Part of a frame, in 2.5 ms steps only.
+        assert_eq!(dec.conceal_part(&mut buf, 240).unwrap(), 240);
+        assert!(dec.conceal_part(&mut buf, 100).is_err());
 
         enc.set_expected_loss(250);
         assert_eq!(enc.expected_loss(), 100);

@@ -139,9 +139,14 @@ impl MemberStream {
                 Playout::Tail { packet, samples } => {
                     let result = d.decoder.decode(&packet, &mut d.frame);
                     d.jitter.recycle(packet);
-                    if let Ok(produced) = result {
-                        skip = produced.saturating_sub(samples);
-                        fade_in(&mut d.frame[skip..produced]);
+                    match result {
+                        Ok(produced) => {
+                            skip = produced.saturating_sub(samples);
+                            fade_in(&mut d.frame[skip..produced]);
+                        }
+                        // A frame of silence replaces what failed to decode: still only the
+                        // tail's length of it, so the talkspurt keeps its timing.
+                        Err(_) => skip = d.frame.len().saturating_sub(samples),
                     }
                     result
                 }
