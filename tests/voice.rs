@@ -321,11 +321,14 @@ async fn ten_percent_loss_and_thirty_ms_jitter_still_sound_continuous() {
         windows.iter().cloned().fold(1.0, f32::min)
     );
     assert!(typical > 0.7, "median windowed correlation {typical}");
-    // Concealment fills gaps: no 10 ms stretch of voiced input comes out silent, bar a few.
-    let gaps = dropouts(
+    // Concealment fills gaps: no 10 ms stretch of voiced input comes out silent, bar a few
+    // (each 250 ms aligned on its own, like the correlation above).
+    let gaps = dropouts_windowed(
         &speech[RATE as usize..],
         &heard.mix[1][RATE as usize..],
         lag,
+        RATE as usize / 4,
+        RATE as usize / 20,
         RATE,
     );
     assert!(gaps <= 3, "{gaps} audible gaps");
@@ -396,4 +399,27 @@ async fn members_with_different_frame_lengths_hear_each_other() {
         lag as f32 / 48.0
     );
     assert!(correlation > 0.8, "alice hears bob: {correlation}");
+}
+
+#[test]
+fn the_gap_measure_sees_silence_but_not_a_change_of_delay() {
+    let speech = speech_like(4.0, 140.0, RATE);
+    let rate = RATE as usize;
+    // Played 40 ms later from 2 s on (the jitter buffer adding two frames): not a gap.
+    let mut shifted = vec![0.0; rate / 10];
+    shifted.extend_from_slice(&speech[..2 * rate]);
+    shifted.extend(std::iter::repeat(0.0).take(rate / 25));
+    shifted.extend_from_slice(&speech[2 * rate..]);
+    let lag = rate / 10;
+    let window_gaps = |out: &[f32]| dropouts_windowed(&speech, out, lag, rate / 4, rate / 20, RATE);
+    assert!(
+        dropouts(&speech, &shifted, lag, RATE) > 3,
+        "one lag misreads the shift"
+    );
+    assert_eq!(window_gaps(&shifted), 0);
+    // 50 ms of silence in the middle of a syllable: five 10 ms gaps at any alignment.
+    let mut holed = shifted.clone();
+    let hole = lag + rate + rate / 10;
+    holed[hole..hole + rate / 20].fill(0.0);
+    assert!(window_gaps(&holed) >= 4, "{}", window_gaps(&holed));
 }

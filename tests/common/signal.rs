@@ -107,6 +107,34 @@ pub fn dropouts(reference: &[f32], output: &[f32], lag: usize, rate: u32) -> usi
         .count()
 }
 
+/// [`dropouts`] for an output whose playout delay adapts (jitter, FEC headroom): each `window`
+/// of the reference is aligned on its own, within `max_lag` of `base_lag`, as
+/// [`windowed_correlation`] does. With one lag for the whole recording, a stretch played a
+/// frame later than the rest reads as a gap at every syllable onset; a silent stretch is a gap
+/// at any alignment.
+pub fn dropouts_windowed(
+    reference: &[f32],
+    output: &[f32],
+    base_lag: usize,
+    window: usize,
+    max_lag: usize,
+    rate: u32,
+) -> usize {
+    reference
+        .chunks(window)
+        .enumerate()
+        .map(|(i, r)| {
+            let start = (i * window + base_lag).saturating_sub(max_lag);
+            let Some(o) = output.get(start..(start + window + 2 * max_lag).min(output.len()))
+            else {
+                return 0;
+            };
+            let (lag, _) = align(r, o, 2 * max_lag);
+            dropouts(r, o, lag, rate)
+        })
+        .sum()
+}
+
 /// Correlation of `output` with `reference` in consecutive windows, each aligned on its own
 /// (within `max_lag` of `base_lag`): under jitter the playout delay adapts, so one lag cannot
 /// fit a whole impaired recording, but every stretch should still match.
