@@ -18,18 +18,7 @@ mkdir -p "$out"
 step() { printf '\n==> %s\n' "$*"; }
 
 step "dependencies"
-scripts/install-deps.sh
-missing=()
-for package in espeak-ng sox; do
-    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "installing: ${missing[*]}"
-    sudo_cmd=""
-    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-    $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
-fi
+scripts/install-deps.sh espeak-ng sox
 python=${PYTHON:-python3}
 if ! "$python" -c "import pesq, numpy, scipy" 2>/dev/null; then
     echo "installing the Python packages: pesq numpy scipy"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the build and tests need, only those missing, so a fresh
-# Debian/Ubuntu machine with the Rust toolchain can run the demo and the tests.
+# Debian/Ubuntu machine with the Rust toolchain can run the demo and the tests. Extra package
+# names given as arguments are installed the same way (scripts/bench-voice.sh adds its own).
 set -euo pipefail
 
 packages=(
@@ -9,6 +10,7 @@ packages=(
     libopus-dev     # the Opus codec
     libasound2-dev  # ALSA, cpal's Linux backend
     valgrind        # the C ABI test runs under memcheck
+    "$@"
 )
 missing=()
 for package in "${packages[@]}"; do
