@@ -372,7 +372,7 @@ fn main() {
         );
     }
 
-    println!("\n2. Offline model (common::sim::call: CapturePipeline, Playback and a copy of the output tap");
+    println!("\n2. Offline model (common::sim::call: CapturePipeline, Playback and OutputTap");
     println!("   on a simulated clock, 0.3 ms transit, no scheduling noise),");
     println!(
         "   B's phase swept from 0 in 0.5 ms steps{}:",

@@ -4,8 +4,7 @@
 //! decoder, mix), with the loss feedback of the session and the relay (a reception report every
 //! second; a hint when the room's worst figure moves by 1 %) and the engine-format output tap.
 //!
-//! Two parts are copies, because the originals are private or have no such switch:
-//! [`Tap`] (`OutputTap` in `src/client/media/mod.rs`) and [`Sender`], a copy of
+//! One part is a copy, because the original has no such switch: [`Sender`], a copy of
 //! `CapturePipeline` whose VAD can be forced on for a diagnostic. [`check_sender_mirror`]
 //! proves the copy sends exactly what `CapturePipeline` sends.
 //!
@@ -17,10 +16,9 @@ use voipchat::audio::codec::{
     expected_loss_for, EncoderConfig, VoiceDecoder, VoiceEncoder, MAX_PACKET_BYTES,
 };
 use voipchat::audio::jitter::JitterStats;
-use voipchat::audio::resample::{CaptureConverter, PlaybackConverter};
+use voipchat::audio::resample::CaptureConverter;
 use voipchat::audio::vad::{Vad, VadConfig};
-use voipchat::audio::SAMPLE_RATE;
-use voipchat::client::media::{vad_decides, CapturePipeline, Playback};
+use voipchat::client::media::{vad_decides, CapturePipeline, OutputTap, Playback};
 use voipchat::net::media::{decode_downlink, encode_uplink, relay, AudioHeader};
 
 // ---------------------------------------------------------------------------------------------
@@ -289,11 +287,10 @@ impl Listener {
     }
 }
 
-/// A copy of `OutputTap` (src/client/media/mod.rs, private there): one output at an engine's
-/// rate and channel count, rendering 48 kHz mono as needed and converting it.
+/// The crate's `OutputTap` (one output at an engine's rate and channel count, rendering
+/// 48 kHz mono as needed and converting it) with the scratch buffers it needs.
 pub struct Tap {
-    converter: PlaybackConverter,
-    ready: VecDeque<f32>,
+    tap: OutputTap,
     mono: Vec<f32>,
     converted: Vec<f32>,
 }
@@ -301,34 +298,15 @@ pub struct Tap {
 impl Tap {
     pub fn new(rate: u32, channels: u16) -> Tap {
         Tap {
-            converter: PlaybackConverter::new(rate, channels).expect("converter"),
-            ready: VecDeque::new(),
+            tap: OutputTap::new(rate, channels).expect("tap"),
             mono: Vec::new(),
             converted: Vec::new(),
         }
     }
 
-    pub fn fill(&mut self, out: &mut [f32], mut render: impl FnMut(&mut [f32])) {
-        let channels = usize::from(self.converter.channels());
-        let rate = self.converter.output_rate() as usize;
-        if self.converter.is_passthrough() && channels == 1 && self.ready.is_empty() {
-            return render(out);
-        }
-        while self.ready.len() < out.len() {
-            let missing_frames = (out.len() - self.ready.len()).div_ceil(channels);
-            let needed = (missing_frames * SAMPLE_RATE as usize)
-                .div_ceil(rate)
-                .max(1);
-            self.mono.resize(needed, 0.0);
-            render(&mut self.mono);
-            self.converted.clear();
-            self.converter.push(&self.mono, &mut self.converted);
-            self.ready.extend(self.converted.iter());
-        }
-        let n = out.len();
-        for (o, s) in out.iter_mut().zip(self.ready.drain(..n)) {
-            *o = s;
-        }
+    pub fn fill(&mut self, out: &mut [f32], render: impl FnMut(&mut [f32])) {
+        self.tap
+            .fill(out, &mut self.mono, &mut self.converted, render);
     }
 }
 

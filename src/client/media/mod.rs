@@ -77,14 +77,15 @@ struct CaptureSide {
 }
 
 /// One consumer of playback at one format, with its own converter and the samples it
-/// converted but has not taken yet.
-struct OutputTap {
+/// converted but has not taken yet. Public so that benchmarks drive the very output path a
+/// call runs.
+pub struct OutputTap {
     converter: PlaybackConverter,
     ready: VecDeque<f32>,
 }
 
 impl OutputTap {
-    fn new(rate: u32, channels: u16) -> Result<Self, VoipError> {
+    pub fn new(rate: u32, channels: u16) -> Result<Self, VoipError> {
         Ok(Self {
             converter: PlaybackConverter::new(rate, channels)
                 .map_err(|e| VoipError::new(ErrorCode::InvalidArgument, e))?,
@@ -97,7 +98,9 @@ impl OutputTap {
     }
 
     /// Fills `out` (interleaved) by rendering 48 kHz mono audio as needed and converting it.
-    fn fill(
+    /// `mono` and `converted` are scratch buffers, kept by the caller so nothing is allocated
+    /// per call.
+    pub fn fill(
         &mut self,
         out: &mut [f32],
         mono: &mut Vec<f32>,
