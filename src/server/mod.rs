@@ -106,8 +106,7 @@ impl Server {
             None => ServerIdentity::self_signed()?,
         };
         let cert_sha256 = identity.fingerprint();
-        let mut server_config = tls::server_config(&identity, config.liveness)?;
-        fewer_acknowledgements(&mut server_config);
+        let server_config = quic_config(&identity, config.liveness)?;
         let endpoint = bind(server_config, config.listen).map_err(|e| {
             VoipError::new(
                 ErrorCode::InvalidArgument,
@@ -177,6 +176,17 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.accept_task.abort();
     }
+}
+
+/// The relay's QUIC settings: its TLS identity, the members' liveness, and fewer
+/// acknowledgements. Public so benchmarks measure the transport exactly as the relay runs it.
+pub fn quic_config(
+    identity: &ServerIdentity,
+    liveness: Liveness,
+) -> Result<quinn::ServerConfig, VoipError> {
+    let mut config = tls::server_config(identity, liveness)?;
+    fewer_acknowledgements(&mut config);
+    Ok(config)
 }
 
 /// Ack-eliciting packets a member may receive before it must acknowledge them (it still does
