@@ -4,7 +4,9 @@
 //! 1. **QUIC itself**: the relay's share of quinn-proto (the state machine under quinn) with the
 //!    relay's own configuration (`voipchat::server::quic_config`: TLS identity, liveness, ACK
 //!    frequency), driven without any I/O, runtime, task or lock: an in-memory network, a
-//!    simulated clock, one room of members where one talks a datagram every 20 ms. Timed are
+//!    simulated clock, rooms of members where one per room talks a datagram every 20 ms (many
+//!    rooms, so that each packet finds its connection's state as cold in the caches as a busy
+//!    relay does). Timed are
 //!    only the relay's calls: receiving each packet (`Endpoint::handle`, `handle_event`,
 //!    events), forwarding (`datagrams().send` to each listener, `poll_transmit`), its timers.
 //!    The members' side is not timed.
@@ -15,7 +17,7 @@
 //! the talker's packet coming in) is a floor for any relay built on quinn, however its I/O is
 //! organised: no task wake-ups, no channels, no syscall batching beyond `recvmmsg`.
 //!
-//! `cargo bench --bench relay_floor [-- --rounds 20000 --reps 5 --room 10]`
+//! `cargo bench --bench relay_floor [-- --rooms 100 --room 10 --rounds 1000 --reps 5]`
 
 mod common;
 
@@ -81,8 +83,12 @@ struct RelaySide {
     addr: SocketAddr,
     endpoint: Endpoint,
     conns: HashMap<ConnectionHandle, Connection>,
-    /// Members' source ids by connection, in join order (the talker first).
-    sources: Vec<(ConnectionHandle, u32)>,
+    /// Each room's members (connection, source id) in join order.
+    rooms: Vec<Vec<(ConnectionHandle, u32)>>,
+    /// Which room each connection is in.
+    room_of: HashMap<ConnectionHandle, usize>,
+    room_size: usize,
+    /// Member addresses are numbered: port = FIRST_MEMBER_PORT + member index.
     buf: Vec<u8>,
 }
 
@@ -103,9 +109,11 @@ impl RelaySide {
                     .endpoint
                     .accept(incoming, now, &mut self.buf, None)
                     .expect("relay accepts");
+                let member = usize::from(packet.from.port() - FIRST_MEMBER_PORT);
+                let room = member / self.room_size;
                 self.conns.insert(handle, conn);
-                let source = self.sources.len() as u32 + 1;
-                self.sources.push((handle, source));
+                self.rooms[room].push((handle, member as u32 + 1));
+                self.room_of.insert(handle, room);
                 self.service(now, handle, out, forward);
             }
             Some(DatagramEvent::ConnectionEvent(handle, event)) => {
@@ -151,16 +159,16 @@ impl RelaySide {
             datagrams.push(datagram);
         }
         self.transmit(now, handle, out);
-        let source = self
-            .sources
+        let room = self.room_of.get(&handle).copied().unwrap_or(0);
+        let source = self.rooms[room]
             .iter()
             .find(|(h, _)| *h == handle)
             .map_or(0, |(_, s)| *s);
         for datagram in datagrams {
             let started = Instant::now();
             if let Some((_, relayed)) = media::relay(&datagram, source) {
-                for index in 0..self.sources.len() {
-                    let (listener, _) = self.sources[index];
+                for index in 0..self.rooms[room].len() {
+                    let (listener, _) = self.rooms[room][index];
                     if listener == handle {
                         continue;
                     }
@@ -249,17 +257,26 @@ impl Member {
     }
 }
 
-/// One room on the simulated network: the relay, and `room` members (member 0 talks).
-struct Room {
+const FIRST_MEMBER_PORT: u16 = 20_000;
+
+/// The simulated network: the relay, and `rooms` rooms of `room_size` members each (the first
+/// member of each room talks).
+struct World {
     now: Instant,
     relay: RelaySide,
     members: Vec<Member>,
+    room_size: usize,
     network: VecDeque<Packet>,
     talker_seq: u16,
 }
 
-impl Room {
-    fn new(room: usize, server: ServerConfig, client: quinn_proto::ClientConfig) -> Room {
+impl World {
+    fn new(
+        rooms: usize,
+        room_size: usize,
+        server: ServerConfig,
+        client: quinn_proto::ClientConfig,
+    ) -> World {
         let now = Instant::now();
         let relay_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 4433));
         let endpoint_config = Arc::new(EndpointConfig::default());
@@ -267,13 +284,16 @@ impl Room {
             addr: relay_addr,
             endpoint: Endpoint::new(endpoint_config.clone(), Some(Arc::new(server)), true, None),
             conns: HashMap::new(),
-            sources: Vec::new(),
+            rooms: vec![Vec::new(); rooms],
+            room_of: HashMap::new(),
+            room_size,
             buf: Vec::new(),
         };
         let mut network = VecDeque::new();
-        let members = (0..room)
+        let members = (0..rooms * room_size)
             .map(|index| {
-                let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 20_000 + index as u16));
+                let port = FIRST_MEMBER_PORT + u16::try_from(index).expect("members fit ports");
+                let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
                 let mut endpoint = Endpoint::new(endpoint_config.clone(), None, true, None);
                 let (handle, conn) = endpoint
                     .connect(now, client.clone(), relay_addr, "voipchat")
@@ -289,10 +309,11 @@ impl Room {
                 member
             })
             .collect();
-        Room {
+        World {
             now,
             relay,
             members,
+            room_size,
             network,
             talker_seq: 0,
         }
@@ -309,7 +330,7 @@ impl Room {
         let started = Instant::now();
         self.relay.timers(now, &mut self.network);
         costs.timers += started.elapsed();
-        if talk && self.members[0].connected {
+        if talk {
             let mut datagram = Vec::new();
             let header = AudioHeader {
                 speaking: true,
@@ -319,17 +340,20 @@ impl Room {
             };
             media::encode_uplink(header, &[0x5a; PAYLOAD_BYTES], &mut datagram);
             self.talker_seq = self.talker_seq.wrapping_add(1);
-            let talker = &mut self.members[0];
-            talker
-                .conn
-                .datagrams()
-                .send(Bytes::from(datagram), true)
-                .expect("talker sends");
-            talker.service(now, &mut self.network);
+            let datagram = Bytes::from(datagram);
+            for talker in self.members.iter_mut().step_by(self.room_size) {
+                talker
+                    .conn
+                    .datagrams()
+                    .send(datagram.clone(), true)
+                    .expect("talker sends");
+                talker.service(now, &mut self.network);
+            }
         }
         while let Some(packet) = self.network.pop_front() {
             if packet.to == self.relay.addr {
-                let from_talker = packet.from == self.members[0].addr;
+                let member = usize::from(packet.from.port() - FIRST_MEMBER_PORT);
+                let from_talker = member % self.room_size == 0;
                 let mut forward = Duration::ZERO;
                 let sent_before = self.network.len();
                 let started = Instant::now();
@@ -350,51 +374,61 @@ impl Room {
                     costs.talker_in += spent - forward;
                     costs.talker_packets += 1;
                     if talk {
-                        costs.forwarded += (self.members.len() - 1) as u64;
+                        costs.forwarded += (self.room_size - 1) as u64;
                     }
                 } else {
                     costs.listener_in += spent - forward;
                     costs.listener_packets += 1;
                 }
-            } else if let Some(member) = self.members.iter_mut().find(|m| m.addr == packet.to) {
-                member.receive(now, packet, &mut self.network);
+            } else {
+                let member = usize::from(packet.to.port() - FIRST_MEMBER_PORT);
+                self.members[member].receive(now, packet, &mut self.network);
             }
         }
     }
 }
 
-/// One measured run: the room connects, talks for a warm-up, then for `rounds` frames.
-fn run_quic(room: usize, rounds: usize, identity: &ServerIdentity) -> Costs {
+/// One measured run: the rooms connect, talk for a warm-up, then for `rounds` frames.
+fn run_quic(rooms: usize, room_size: usize, rounds: usize, identity: &ServerIdentity) -> Costs {
     let liveness = Liveness::default();
     let server = voipchat::server::quic_config(identity, liveness).expect("relay config");
     let client = tls::client_config(Some(&identity.fingerprint()), liveness).expect("client");
-    let mut room = Room::new(room, server, client);
+    let mut world = World::new(rooms, room_size, server, client);
     let mut scratch = Costs::default();
     for _ in 0..50 {
-        room.step(false, &mut scratch);
+        world.step(false, &mut scratch);
     }
     assert!(
-        room.members.iter().all(|m| m.connected),
+        world.members.iter().all(|m| m.connected),
         "every member connected"
     );
     // Warm-up: ACK frequency negotiated, RTT estimates settled, buffers grown.
-    for _ in 0..500 {
-        room.step(true, &mut scratch);
+    for _ in 0..100 {
+        world.step(true, &mut scratch);
     }
+    let received_before: u64 = listeners_received(&mut world);
     let mut costs = Costs::default();
     for _ in 0..rounds {
-        room.step(true, &mut costs);
+        world.step(true, &mut costs);
     }
-    let delivered: u64 = room.members[1..]
-        .iter()
-        .map(|m| m.conn.stats().frame_rx.datagram)
-        .sum();
-    assert!(
-        delivered >= costs.forwarded,
-        "every forwarded datagram arrived ({delivered} of {})",
-        costs.forwarded
+    let delivered = listeners_received(&mut world) - received_before;
+    assert_eq!(
+        delivered, costs.forwarded,
+        "every forwarded datagram arrived, once"
     );
     costs
+}
+
+/// Datagrams the listeners' QUIC stacks have received so far.
+fn listeners_received(world: &mut World) -> u64 {
+    let room_size = world.room_size;
+    world
+        .members
+        .iter_mut()
+        .enumerate()
+        .filter(|(index, _)| index % room_size != 0)
+        .map(|(_, m)| m.conn.stats().frame_rx.datagram)
+        .sum()
 }
 
 /// The kernel's part: `count` packets of `len` bytes sent one `sendmsg` each (quinn-udp, as
@@ -460,17 +494,19 @@ fn kernel_floor(len: usize, count: usize, receivers: usize) -> (f64, f64) {
 
 fn main() {
     let args = Args::parse();
-    let rounds: usize = args.get("--rounds", 20_000);
-    let reps: usize = args.get("--reps", 5);
+    let rooms: usize = args.get("--rooms", 100);
     let room: usize = args.get("--room", 10);
+    let rounds: usize = args.get("--rounds", 1_000);
+    let reps: usize = args.get("--reps", 5);
     assert!(room >= 2, "--room needs a talker and a listener");
+    assert!(rooms * room <= 40_000, "at most 40,000 members");
     let identity = ServerIdentity::self_signed().expect("certificate");
     println!("# relay_floor: what one forwarded datagram costs at the least with QUIC");
     println!("machine: {}; load: {}", common::machine(), common::load());
-    println!("room of {room}, one talker, {PAYLOAD_BYTES}-byte payload every 20 ms, {rounds} frames per run, {reps} runs\n");
+    println!("{rooms} rooms of {room}, one talker each, {PAYLOAD_BYTES}-byte payload every 20 ms, {rounds} frames per run, {reps} runs\n");
 
     let runs: Vec<Costs> = (0..reps)
-        .map(|_| run_quic(room, rounds, &identity))
+        .map(|_| run_quic(rooms, room, rounds, &identity))
         .collect();
     let last = runs[runs.len() - 1];
     let ns = |d: Duration, c: &Costs| d.as_nanos() as f64 / c.forwarded as f64;
