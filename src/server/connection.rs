@@ -8,54 +8,49 @@ use rand::RngCore;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
+use quinn_proto::{ConnectionError, VarInt};
+
 use super::admission::Refusal;
-use super::media::{self, RoomMedia};
+use super::control_io::ControlIo;
+use super::media::RoomMedia;
 use super::rooms::{source_of, JoinRefusal, JoinSeat, MemberLink, SessionId, LINK_QUEUE};
 use super::Shared;
 use crate::auth::to_lower_hex;
 use crate::error::ErrorCode;
 use crate::net::close_code;
-use crate::net::wire::{self, ClientMessage, JoinRequest, ServerMessage, WireError};
+use crate::net::wire::{ClientMessage, JoinRequest, ServerMessage, WireError};
 
-/// A write that the client does not read within this long marks it as stuck.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// After `Left` or `Rejected`, how long to wait for the client to close first.
 const LINGER: Duration = Duration::from_secs(2);
 
-pub(crate) async fn serve(shared: Arc<Shared>, incoming: quinn::Incoming) {
-    let remote = incoming.remote_address();
+pub(crate) async fn serve(shared: Arc<Shared>, mut io: ControlIo) {
+    let remote = io.remote_address();
     let log = shared.logger.clone();
-    let connection = match timeout(shared.handshake_timeout, incoming).await {
-        Ok(Ok(connection)) => connection,
+    match timeout(shared.handshake_timeout, io.connected()).await {
+        Ok(Ok(())) => {}
         Ok(Err(e)) => return log.debug(format_args!("{remote}: handshake failed: {e}")),
-        Err(_) => return log.debug(format_args!("{remote}: handshake timed out")),
-    };
-    let opened = timeout(shared.handshake_timeout, async {
-        let (send, mut recv) = connection.accept_bi().await.map_err(|e| e.to_string())?;
-        let first: ClientMessage = wire::read_message(&mut recv)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok::<_, String>((send, recv, first))
-    })
-    .await;
-    let (send, recv, first) = match opened {
-        Ok(Ok(opened)) => opened,
+        Err(_) => {
+            log.debug(format_args!("{remote}: handshake timed out"));
+            return io.close(close_code::PROTOCOL_ERROR, b"handshake timed out");
+        }
+    }
+    let first = match timeout(shared.handshake_timeout, io.read_message::<ClientMessage>()).await {
+        Ok(Ok(first)) => first,
         Ok(Err(e)) => {
             log.info(format_args!("{remote}: closed before joining: {e}"));
-            return connection.close(close_code::PROTOCOL_ERROR, b"expected a join");
+            return io.close(close_code::PROTOCOL_ERROR, b"expected a join");
         }
         Err(_) => {
             log.info(format_args!(
                 "{remote}: no join within {:?}",
                 shared.handshake_timeout
             ));
-            return connection.close(close_code::PROTOCOL_ERROR, b"join timed out");
+            return io.close(close_code::PROTOCOL_ERROR, b"join timed out");
         }
     };
     let mut control = Control {
         shared: shared.clone(),
-        connection,
-        send,
+        io,
         remote,
     };
     let (link, outbox) = mpsc::channel(LINK_QUEUE);
@@ -67,20 +62,19 @@ pub(crate) async fn serve(shared: Arc<Shared>, incoming: quinn::Incoming) {
                 "{remote}: first message was {other:?}, not a join"
             ));
             control
-                .connection
+                .io
                 .close(close_code::PROTOCOL_ERROR, b"expected a join");
             None
         }
     };
     if let Some(seat) = seated {
-        control.run(seat, link, outbox, recv).await;
+        control.run(seat, link, outbox).await;
     }
 }
 
 struct Control {
     shared: Arc<Shared>,
-    connection: quinn::Connection,
-    send: quinn::SendStream,
+    io: ControlIo,
     remote: std::net::SocketAddr,
 }
 
@@ -101,21 +95,20 @@ enum Ending {
 }
 
 impl Control {
-    async fn write(&mut self, message: &ServerMessage) -> bool {
-        matches!(
-            timeout(WRITE_TIMEOUT, wire::write_message(&mut self.send, message)).await,
-            Ok(Ok(()))
-        )
+    /// Queues a message for the client; `false` when the connection is gone. (A client that
+    /// stops reading is closed by the driver once too much is queued for it.)
+    fn write(&self, message: &ServerMessage) -> bool {
+        self.io.write(message)
     }
 
     /// Sends a final message, then lets the client close the connection (so the message is
     /// surely delivered), closing it ourselves if the client lingers.
-    async fn finish_with(&mut self, message: &ServerMessage, code: quinn::VarInt) {
-        if self.write(message).await {
-            let _ = self.send.finish();
-            let _ = timeout(LINGER, self.connection.closed()).await;
+    async fn finish_with(&mut self, message: &ServerMessage, code: VarInt) {
+        if self.write(message) {
+            self.io.finish();
+            let _ = timeout(LINGER, self.io.closed()).await;
         }
-        self.connection.close(code, b"");
+        self.io.close(code, b"");
     }
 
     async fn admit(&mut self, request: JoinRequest, link: MemberLink) -> Option<Seat> {
@@ -149,7 +142,7 @@ impl Control {
             group_id: &request.group_id,
             room_type: request.room_type,
             mute: request.mute,
-            connection: Some(self.connection.clone()),
+            connection: Some(self.io.id()),
         };
         let joined = self.shared.rooms().join(seat, token, link);
         match joined {
@@ -171,12 +164,12 @@ impl Control {
                     sources: admitted.sources,
                     resume_token: admitted.resume_token,
                 };
-                let mut written = self.write(&reply).await;
+                let mut written = self.write(&reply);
                 if written && admitted.loss_permille > 0 {
                     let hint = ServerMessage::LossHint {
                         loss_permille: admitted.loss_permille,
                     };
-                    written = self.write(&hint).await;
+                    written = self.write(&hint);
                 }
                 if written {
                     Some(Seat {
@@ -212,7 +205,7 @@ impl Control {
         link: MemberLink,
         mute: crate::MuteConfig,
     ) -> Option<Seat> {
-        let connection = Some(self.connection.clone());
+        let connection = Some(self.io.id());
         let resumed = self.shared.rooms().resume(token, link, mute, connection);
         let Some(resumed) = resumed else {
             self.reject(ErrorCode::NotInRoom, "no seat to resume".into())
@@ -228,7 +221,7 @@ impl Control {
             sources: resumed.sources,
             resume_token: token.to_string(),
         };
-        self.write(&reply).await.then_some(Seat {
+        self.write(&reply).then_some(Seat {
             session: resumed.session,
             media: resumed.media,
         })
@@ -247,27 +240,21 @@ impl Control {
         seat: Seat,
         link: MemberLink,
         mut outbox: mpsc::Receiver<ServerMessage>,
-        recv: quinn::RecvStream,
     ) {
         let session = seat.session;
-        let media = tokio::spawn(media::pump(
-            self.connection.clone(),
-            seat.media,
-            source_of(session),
-        ));
-        let mut inbox = wire::spawn_reader::<ClientMessage, _>(recv);
+        self.io.attach_media(seat.media, source_of(session));
         let ending = loop {
             tokio::select! {
-                incoming = inbox.recv() => match incoming {
-                    Some(Ok(message)) => {
+                incoming = self.io.read_message::<ClientMessage>() => match incoming {
+                    Ok(message) => {
                         if let Some(ending) = self.handle(session, &link, message).await {
                             break ending;
                         }
                     }
-                    Some(Err(WireError::Closed | WireError::Io(_))) | None => break self.classify_loss().await,
-                    Some(Err(e)) => {
+                    Err(WireError::Closed | WireError::Io(_)) => break self.classify_loss().await,
+                    Err(e) => {
                         self.shared.logger.warn(format_args!("{}: protocol error: {e}", self.remote));
-                        self.connection.close(close_code::PROTOCOL_ERROR, b"protocol error");
+                        self.io.close(close_code::PROTOCOL_ERROR, b"protocol error");
                         break Ending::Evict;
                     }
                 },
@@ -281,44 +268,37 @@ impl Control {
                         break Ending::Evict;
                     }
                     Some(message) => {
-                        if !self.write(&message).await {
-                            if self.connection.close_reason().is_some() {
-                                // The write failed because the connection is gone (a member
-                                // list sent just as this member left), not because it is stuck.
-                                break self.classify_loss().await;
-                            }
-                            self.shared.logger.warn(format_args!("{}: not reading its control stream", self.remote));
-                            self.connection.close(close_code::TOO_SLOW, b"not reading");
-                            break Ending::Evict;
+                        if !self.write(&message) {
+                            // The connection is gone (a member list sent just as this member
+                            // left): find out how it ended.
+                            break self.classify_loss().await;
                         }
                     }
                     None => {
                         // The registry dropped our link: resumed elsewhere, or too slow to keep.
-                        self.connection.close(close_code::TOO_SLOW, b"link dropped");
+                        self.io.close(close_code::TOO_SLOW, b"link dropped");
                         break Ending::Done;
                     }
                 },
-                _ = self.connection.closed() => break self.classify_loss().await,
             }
         };
-        media.abort();
         self.end(session, &link, ending);
     }
 
     /// Tells a client that closed on purpose (close code 0: it left or gave up joining) from a
     /// connection that broke, which keeps the seat for a resume.
-    async fn classify_loss(&self) -> Ending {
-        match timeout(Duration::from_millis(200), self.connection.closed()).await {
-            Ok(quinn::ConnectionError::ApplicationClosed(close))
+    async fn classify_loss(&mut self) -> Ending {
+        match timeout(Duration::from_millis(200), self.io.closed()).await {
+            Ok(ConnectionError::ApplicationClosed(close))
                 if close.error_code == close_code::NORMAL =>
             {
                 Ending::Evict
             }
-            Ok(quinn::ConnectionError::LocallyClosed) => Ending::Evict,
+            Ok(ConnectionError::LocallyClosed) => Ending::Evict,
             Ok(_) => Ending::Lost,
             // The stream ended but the connection lives on: the client broke the protocol.
             Err(_) => {
-                self.connection
+                self.io
                     .close(close_code::PROTOCOL_ERROR, b"control stream ended");
                 Ending::Evict
             }
@@ -335,7 +315,7 @@ impl Control {
         match message {
             ClientMessage::UpdateMute { mute } => {
                 self.shared.rooms().update_mute(session, mute);
-                (!self.write(&ServerMessage::MuteUpdated).await).then_some(Ending::Evict)
+                (!self.write(&ServerMessage::MuteUpdated)).then_some(Ending::Evict)
             }
             ClientMessage::ReceptionReport { loss_permille } => {
                 self.shared.rooms().report_loss(session, loss_permille);
@@ -357,8 +337,7 @@ impl Control {
                     "{}: second join on one connection",
                     self.remote
                 ));
-                self.connection
-                    .close(close_code::PROTOCOL_ERROR, b"already joined");
+                self.io.close(close_code::PROTOCOL_ERROR, b"already joined");
                 Some(Ending::Evict)
             }
         }

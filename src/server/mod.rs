@@ -3,7 +3,9 @@
 
 mod admission;
 mod connection;
-pub mod media;
+mod control_io;
+mod driver;
+mod media;
 mod rooms;
 
 use std::collections::HashMap;
@@ -11,7 +13,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+
+use control_io::Command;
+use driver::Driver;
 
 pub use admission::{Admission, Refusal};
 pub use rooms::{JoinRefusal, Rooms};
@@ -84,11 +91,11 @@ impl Shared {
 
 /// A running relay. Dropping it without [`Server::shutdown`] stops accepting but does not wait.
 pub struct Server {
-    endpoint: quinn::Endpoint,
+    commands: mpsc::UnboundedSender<Command>,
     local_addr: SocketAddr,
     cert_sha256: String,
     shared: Arc<Shared>,
-    accept_task: JoinHandle<()>,
+    driver_task: JoinHandle<()>,
 }
 
 /// A snapshot of the relay's load, for tests and operators.
@@ -107,13 +114,13 @@ impl Server {
         };
         let cert_sha256 = identity.fingerprint();
         let server_config = quic_config(&identity, config.liveness)?;
-        let endpoint = bind(server_config, config.listen).map_err(|e| {
+        let socket = bind(config.listen).map_err(|e| {
             VoipError::new(
                 ErrorCode::InvalidArgument,
                 format!("cannot listen on {}: {e}", config.listen),
             )
         })?;
-        let local_addr = endpoint
+        let local_addr = socket
             .local_addr()
             .map_err(|e| VoipError::new(ErrorCode::System, format!("local address: {e}")))?;
         let window_secs = i64::try_from(config.timestamp_window.as_secs()).unwrap_or(i64::MAX);
@@ -124,16 +131,23 @@ impl Server {
             handshake_timeout: config.handshake_timeout,
             logger: config.logger,
         });
+        let for_connections = shared.clone();
+        let on_connection = Box::new(move |io| {
+            tokio::spawn(connection::serve(for_connections.clone(), io));
+        });
+        let (driver, commands) =
+            Driver::new(socket, server_config, on_connection, shared.logger.clone())
+                .map_err(|e| VoipError::new(ErrorCode::System, format!("relay socket: {e}")))?;
         shared
             .logger
             .info(format_args!("listening on {local_addr}"));
-        let accept_task = tokio::spawn(accept_loop(endpoint.clone(), shared.clone()));
+        let driver_task = tokio::spawn(driver.run());
         Ok(Server {
-            endpoint,
+            commands,
             local_addr,
             cert_sha256,
             shared,
-            accept_task,
+            driver_task,
         })
     }
 
@@ -157,7 +171,6 @@ impl Server {
     /// Tells every member the server is going away, closes all connections and waits (briefly)
     /// for them to drain.
     pub async fn shutdown(self) {
-        self.accept_task.abort();
         self.shared.rooms().announce_shutdown();
         // Each connection task writes the notice and waits for its client to close; give them
         // that time (bounded), so members learn why rather than just losing the connection.
@@ -165,16 +178,21 @@ impl Server {
         while self.shared.rooms().connected_count() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        self.endpoint
-            .close(crate::net::close_code::SHUTDOWN, b"server shutting down");
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.endpoint.wait_idle()).await;
+        let (done, closed) = oneshot::channel();
+        let _ = self.commands.send(Command::Shutdown {
+            code: crate::net::close_code::SHUTDOWN,
+            reason: Bytes::from_static(b"server shutting down"),
+            done,
+        });
+        let _ = tokio::time::timeout(Duration::from_secs(2), closed).await;
+        self.driver_task.abort();
         self.shared.logger.info(format_args!("stopped"));
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.accept_task.abort();
+        self.driver_task.abort();
     }
 }
 
@@ -215,24 +233,11 @@ fn fewer_acknowledgements(config: &mut quinn::ServerConfig) {
 /// kernel caps the request at `net.core.rmem_max` / `wmem_max`; raise those on a busy relay.
 const SOCKET_BUFFER_BYTES: usize = 4 << 20;
 
-/// Binds the relay's socket with large buffers (best effort) and starts the QUIC endpoint.
-fn bind(config: quinn::ServerConfig, listen: SocketAddr) -> std::io::Result<quinn::Endpoint> {
+/// Binds the relay's socket with large buffers (best effort).
+fn bind(listen: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     let socket = std::net::UdpSocket::bind(listen)?;
     let state = quinn::udp::UdpSocketState::new((&socket).into())?;
     let _ = state.set_recv_buffer_size((&socket).into(), SOCKET_BUFFER_BYTES);
     let _ = state.set_send_buffer_size((&socket).into(), SOCKET_BUFFER_BYTES);
-    let runtime =
-        quinn::default_runtime().ok_or_else(|| std::io::Error::other("no async runtime found"))?;
-    quinn::Endpoint::new(
-        quinn::EndpointConfig::default(),
-        Some(config),
-        socket,
-        runtime,
-    )
-}
-
-async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
-    while let Some(incoming) = endpoint.accept().await {
-        tokio::spawn(connection::serve(shared.clone(), incoming));
-    }
+    Ok(socket)
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::control_io::ConnectionId;
 use super::media::{Recipient, RoomMedia};
 
 use crate::net::wire::ServerMessage;
@@ -43,7 +44,7 @@ struct Session {
     detach_generation: u64,
     mute: MuteConfig,
     /// Where this member's media goes; `None` while detached (and in unit tests).
-    connection: Option<quinn::Connection>,
+    connection: Option<ConnectionId>,
     /// The loss this member last reported receiving, in per mille.
     reported_loss_permille: u16,
 }
@@ -99,7 +100,7 @@ pub struct JoinSeat<'a> {
     pub group_id: &'a str,
     pub room_type: RoomType,
     pub mute: MuteConfig,
-    pub connection: Option<quinn::Connection>,
+    pub connection: Option<ConnectionId>,
 }
 
 /// A session's media source id: what receivers see on its datagrams.
@@ -247,7 +248,7 @@ impl Rooms {
         token: &str,
         link: MemberLink,
         mute: MuteConfig,
-        connection: Option<quinn::Connection>,
+        connection: Option<ConnectionId>,
     ) -> Option<Resumed> {
         let session = *self.by_token.get(token)?;
         let s = self.sessions.get_mut(&session)?;
@@ -378,7 +379,7 @@ impl Rooms {
                 let s = self.sessions.get(&id)?;
                 Some(Recipient {
                     source: source_of(id),
-                    connection: s.connection.clone()?,
+                    connection: s.connection?,
                     listening: !s.mute.mute_earphone,
                     sending: !s.mute.mute_microphone,
                 })

@@ -1,0 +1,658 @@
+//! The relay's QUIC endpoint, driven by one task: the UDP socket, the QUIC state of every
+//! connection (quinn-proto), their timers, and media forwarding, all in one loop.
+//!
+//! Why not quinn's own connection tasks: a forwarded datagram there costs a lock on the
+//! receiver's connection, a wake-up of its driver task, a poll of that task and a timer re-arm,
+//! per receiver, plus the same again for every acknowledgement coming back: about 10 us on
+//! this project's benchmark machine on top of the 4-5 us that QUIC and the kernel need
+//! (`benches/relay_floor.rs`). Here a talker's packet is decrypted, handed to each listener's
+//! connection and encrypted in one pass, with no task, channel or lock in between, and every
+//! connection touched by a batch of received packets is flushed once after the batch.
+//!
+//! Control streams (joins, member lists, mute) stay in one async task per connection
+//! (`connection.rs`), talking to this loop through [`ControlIo`] channels.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::io::{self, IoSliceMut};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+use quinn::udp::{self, RecvMeta, UdpSocketState, BATCH_SIZE};
+use quinn_proto::{
+    ConnectionError, ConnectionHandle, DatagramEvent, Dir, Endpoint, EndpointConfig, Event,
+    ServerConfig, StreamEvent, StreamId, Transmit, VarInt,
+};
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+use super::control_io::{Command, ConnectionEvent, ConnectionId, ControlIo, MAX_UNREAD_BYTES};
+use super::media::RoomMedia;
+use crate::log::Logger;
+use crate::net::close_code;
+
+/// Control bytes queued for a client that does not read them before it counts as stuck. Member
+/// lists are a few hundred bytes; a client this far behind has stopped reading.
+const MAX_PENDING_CONTROL_BYTES: usize = 64 * 1024;
+/// Receive batches handled before the loop sends what they produced, so a flood of incoming
+/// packets cannot starve the outgoing ones.
+const RECEIVE_BATCHES_PER_TURN: usize = 4;
+/// Largest receive buffer per packet slot: a GRO batch is at most 64 KiB.
+const RECEIVE_SLOT_BYTES: usize = 64 * 1024;
+/// quinn's own bound on the packets one send may carry (GSO).
+const MAX_TRANSMIT_SEGMENTS: usize = 10;
+
+/// Starts a control task for a newly accepted connection.
+pub(crate) type OnConnection = Box<dyn Fn(ControlIo) + Send>;
+
+/// One connection, as the loop keeps it.
+struct Connection {
+    quic: quinn_proto::Connection,
+    /// Tells this connection from a later one that gets the same handle.
+    serial: u64,
+    events: mpsc::UnboundedSender<ConnectionEvent>,
+    unread: Arc<AtomicUsize>,
+    /// The client's one bidirectional stream, once it opened it.
+    control: Option<StreamId>,
+    pending: VecDeque<Bytes>,
+    pending_bytes: usize,
+    finish_requested: bool,
+    /// The room this member's datagrams go to, and its source id there.
+    media: Option<(Arc<RoomMedia>, u32)>,
+    /// The deadline this connection has in the timer set.
+    timer: Option<Instant>,
+    dirty: bool,
+    lost: bool,
+}
+
+impl Connection {
+    fn report(&mut self, event: ConnectionEvent) {
+        if self.lost {
+            return;
+        }
+        if let ConnectionEvent::Lost(_) = event {
+            self.lost = true;
+            self.media = None;
+        }
+        let _ = self.events.send(event);
+    }
+}
+
+pub(crate) struct Driver {
+    endpoint: Endpoint,
+    socket: UdpSocket,
+    socket_state: UdpSocketState,
+    connections: HashMap<ConnectionHandle, Connection>,
+    next_serial: u64,
+    timers: BTreeSet<(Instant, ConnectionHandle)>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    command_sender: mpsc::UnboundedSender<Command>,
+    on_connection: OnConnection,
+    /// Connections with packets to send, flushed once per turn of the loop.
+    dirty: Vec<ConnectionHandle>,
+    receive_buffer: Box<[u8]>,
+    send_buffer: Vec<u8>,
+    /// Datagrams taken from a connection, reused to avoid an allocation per packet.
+    datagrams: Vec<Bytes>,
+    shutdown: Option<oneshot::Sender<()>>,
+    log: Logger,
+}
+
+impl Driver {
+    /// Binds nothing itself: `socket` is the relay's bound socket (non-blocking).
+    pub(crate) fn new(
+        socket: std::net::UdpSocket,
+        server_config: ServerConfig,
+        on_connection: OnConnection,
+        log: Logger,
+    ) -> io::Result<(Driver, mpsc::UnboundedSender<Command>)> {
+        socket.set_nonblocking(true)?;
+        let socket_state = UdpSocketState::new((&socket).into())?;
+        let socket = UdpSocket::from_std(socket)?;
+        let endpoint = Endpoint::new(
+            Arc::new(EndpointConfig::default()),
+            Some(Arc::new(server_config)),
+            !socket_state.may_fragment(),
+            None,
+        );
+        let (command_sender, commands) = mpsc::unbounded_channel();
+        let driver = Driver {
+            endpoint,
+            socket,
+            socket_state,
+            connections: HashMap::new(),
+            next_serial: 0,
+            timers: BTreeSet::new(),
+            commands,
+            command_sender: command_sender.clone(),
+            on_connection,
+            dirty: Vec::new(),
+            receive_buffer: vec![0; RECEIVE_SLOT_BYTES * BATCH_SIZE].into_boxed_slice(),
+            send_buffer: Vec::with_capacity(1500),
+            datagrams: Vec::new(),
+            shutdown: None,
+            log,
+        };
+        Ok((driver, command_sender))
+    }
+
+    /// Runs until shut down (every connection closed and drained) or until every command
+    /// sender (the server and all control tasks) is gone.
+    pub(crate) async fn run(mut self) {
+        let far_future = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
+        let sleep = tokio::time::sleep_until(far_future);
+        tokio::pin!(sleep);
+        let mut armed: Option<Instant> = None;
+        loop {
+            let next_timer = self.timers.first().map(|&(at, _)| at);
+            if next_timer != armed {
+                armed = next_timer;
+                let at = next_timer.map_or(far_future, tokio::time::Instant::from_std);
+                sleep.as_mut().reset(at);
+            }
+            tokio::select! {
+                biased;
+                command = self.commands.recv() => match command {
+                    Some(command) => self.command(command),
+                    None => break,
+                },
+                readable = self.socket.readable() => {
+                    if let Err(e) = readable {
+                        self.log.warn(format_args!("relay socket: {e}"));
+                        break;
+                    }
+                    self.receive();
+                }
+                _ = &mut sleep, if next_timer.is_some() => {}
+            }
+            while let Ok(command) = self.commands.try_recv() {
+                self.command(command);
+            }
+            self.expire_timers(Instant::now());
+            self.flush().await;
+            if self.shutdown.is_some() && self.connections.is_empty() {
+                if let Some(done) = self.shutdown.take() {
+                    let _ = done.send(());
+                }
+                break;
+            }
+        }
+    }
+
+    /// The handle of the connection `id` names, if that connection is still here.
+    fn live(&self, id: ConnectionId) -> Option<ConnectionHandle> {
+        let connection = self.connections.get(&id.handle)?;
+        (connection.serial == id.serial).then_some(id.handle)
+    }
+
+    fn command(&mut self, command: Command) {
+        let target = match &command {
+            Command::Write { id, .. }
+            | Command::Finish { id }
+            | Command::Close { id, .. }
+            | Command::Attach { id, .. } => match self.live(*id) {
+                Some(handle) => Some(handle),
+                // Meant for a connection that is gone: nothing to do.
+                None => return,
+            },
+            Command::Shutdown { .. } => None,
+        };
+        let id = target.unwrap_or(ConnectionHandle(usize::MAX));
+        match command {
+            Command::Write { frame, .. } => {
+                let Some(connection) = self.connections.get_mut(&id) else {
+                    return;
+                };
+                connection.pending_bytes += frame.len();
+                connection.pending.push_back(frame);
+                self.write_pending(id);
+            }
+            Command::Finish { .. } => {
+                if let Some(connection) = self.connections.get_mut(&id) {
+                    connection.finish_requested = true;
+                    self.write_pending(id);
+                }
+            }
+            Command::Close { code, reason, .. } => self.close(id, code, reason),
+            Command::Attach { room, source, .. } => {
+                if let Some(connection) = self.connections.get_mut(&id) {
+                    if !connection.lost {
+                        connection.media = Some((room, source));
+                    }
+                }
+            }
+            Command::Shutdown { code, reason, done } => {
+                self.endpoint.set_server_config(None);
+                let ids: Vec<ConnectionHandle> = self.connections.keys().copied().collect();
+                for id in ids {
+                    self.close(id, code, reason.clone());
+                }
+                self.shutdown = Some(done);
+            }
+        }
+    }
+
+    fn close(&mut self, id: ConnectionHandle, code: VarInt, reason: Bytes) {
+        let Some(connection) = self.connections.get_mut(&id) else {
+            return;
+        };
+        connection.quic.close(Instant::now(), code, reason);
+        connection.report(ConnectionEvent::Lost(ConnectionError::LocallyClosed));
+        self.process(id);
+    }
+
+    /// Reads what the socket has (a few batches at most), handing each packet to QUIC.
+    fn receive(&mut self) {
+        let now = Instant::now();
+        let mut metas = [RecvMeta::default(); BATCH_SIZE];
+        for _ in 0..RECEIVE_BATCHES_PER_TURN {
+            let received = {
+                let mut slots = self.receive_buffer.chunks_mut(RECEIVE_SLOT_BYTES);
+                let mut iovs: [IoSliceMut; BATCH_SIZE] = std::array::from_fn(|_| {
+                    IoSliceMut::new(slots.next().expect("BATCH_SIZE slots"))
+                });
+                let (socket, state) = (&self.socket, &self.socket_state);
+                socket.try_io(Interest::READABLE, || {
+                    state.recv(socket.into(), &mut iovs, &mut metas)
+                })
+            };
+            let count = match received {
+                Ok(count) => count,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    // An ICMP error for one peer surfaces here; it says nothing about others.
+                    self.log.debug(format_args!("relay receive: {e}"));
+                    continue;
+                }
+            };
+            for (slot, meta) in metas.iter().take(count).enumerate() {
+                let start = slot * RECEIVE_SLOT_BYTES;
+                let mut data = BytesMut::from(
+                    &self.receive_buffer[start..start + meta.len.min(RECEIVE_SLOT_BYTES)],
+                );
+                while !data.is_empty() {
+                    let packet = data.split_to(meta.stride.min(data.len()));
+                    self.handle_packet(now, meta, packet);
+                }
+            }
+        }
+    }
+
+    fn handle_packet(&mut self, now: Instant, meta: &RecvMeta, packet: BytesMut) {
+        let mut response = Vec::new();
+        let ecn = meta.ecn.map(proto_ecn);
+        match self
+            .endpoint
+            .handle(now, meta.addr, meta.dst_ip, ecn, packet, &mut response)
+        {
+            Some(DatagramEvent::ConnectionEvent(id, event)) => {
+                if let Some(connection) = self.connections.get_mut(&id) {
+                    connection.quic.handle_event(event);
+                    self.process(id);
+                }
+            }
+            Some(DatagramEvent::NewConnection(incoming)) => {
+                if self.shutdown.is_some() {
+                    let transmit = self.endpoint.refuse(incoming, &mut response);
+                    self.send_now(&transmit, &response);
+                    return;
+                }
+                match self.endpoint.accept(incoming, now, &mut response, None) {
+                    Ok((id, quic)) => self.adopt(id, quic),
+                    Err(error) => {
+                        self.log
+                            .debug(format_args!("{}: not accepted: {}", meta.addr, error.cause));
+                        if let Some(transmit) = error.response {
+                            self.send_now(&transmit, &response);
+                        }
+                    }
+                }
+            }
+            Some(DatagramEvent::Response(transmit)) => self.send_now(&transmit, &response),
+            None => {}
+        }
+    }
+
+    /// Takes a new connection in and starts its control task.
+    fn adopt(&mut self, id: ConnectionHandle, quic: quinn_proto::Connection) {
+        let (events, events_receiver) = mpsc::unbounded_channel();
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let unread = Arc::new(AtomicUsize::new(0));
+        let remote = quic.remote_address();
+        self.connections.insert(
+            id,
+            Connection {
+                quic,
+                serial,
+                events,
+                unread: unread.clone(),
+                control: None,
+                pending: VecDeque::new(),
+                pending_bytes: 0,
+                finish_requested: false,
+                media: None,
+                timer: None,
+                dirty: false,
+                lost: false,
+            },
+        );
+        (self.on_connection)(ControlIo::new(
+            ConnectionId { handle: id, serial },
+            remote,
+            self.command_sender.clone(),
+            events_receiver,
+            unread,
+        ));
+        self.process(id);
+    }
+
+    /// Everything that follows from a connection's state changing: endpoint bookkeeping, its
+    /// events (control bytes to its task, datagrams forwarded), and a place in the next flush.
+    fn process(&mut self, id: ConnectionHandle) {
+        let Some(connection) = self.connections.get_mut(&id) else {
+            return;
+        };
+        let mut drained = false;
+        while let Some(event) = connection.quic.poll_endpoint_events() {
+            drained |= event.is_drained();
+            if let Some(back) = self.endpoint.handle_event(id, event) {
+                connection.quic.handle_event(back);
+            }
+        }
+        let mut readable = false;
+        let mut writable = false;
+        while let Some(event) = connection.quic.poll() {
+            match event {
+                Event::Connected => connection.report(ConnectionEvent::Connected),
+                Event::ConnectionLost { reason } => {
+                    connection.report(ConnectionEvent::Lost(reason))
+                }
+                Event::Stream(StreamEvent::Opened { dir: Dir::Bi }) => {
+                    while let Some(stream) = connection.quic.streams().accept(Dir::Bi) {
+                        // The transport allows one; take the first as the control stream.
+                        connection.control.get_or_insert(stream);
+                        readable = true;
+                    }
+                }
+                Event::Stream(StreamEvent::Readable { .. }) => readable = true,
+                Event::Stream(StreamEvent::Writable { .. }) => writable = true,
+                Event::Stream(StreamEvent::Stopped { .. }) => {
+                    // The client will not read the control stream any more.
+                    connection.pending.clear();
+                    connection.pending_bytes = 0;
+                }
+                Event::DatagramReceived => {
+                    while let Some(datagram) = connection.quic.datagrams().recv() {
+                        self.datagrams.push(datagram);
+                    }
+                }
+                Event::HandshakeDataReady
+                | Event::DatagramsUnblocked
+                | Event::Stream(
+                    StreamEvent::Opened { dir: Dir::Uni }
+                    | StreamEvent::Finished { .. }
+                    | StreamEvent::Available { .. },
+                ) => {}
+            }
+        }
+        if !connection.dirty {
+            connection.dirty = true;
+            self.dirty.push(id);
+        }
+        if readable {
+            self.read_control(id);
+        }
+        if writable {
+            self.write_pending(id);
+        }
+        if !self.datagrams.is_empty() {
+            self.forward(id);
+        }
+        if drained {
+            self.remove(id);
+        }
+    }
+
+    /// Hands the control stream's new bytes to the connection's task.
+    fn read_control(&mut self, id: ConnectionHandle) {
+        let Some(connection) = self.connections.get_mut(&id) else {
+            return;
+        };
+        let Some(stream) = connection.control else {
+            return;
+        };
+        let mut flood = false;
+        let mut receive = connection.quic.recv_stream(stream);
+        if let Ok(mut chunks) = receive.read(true) {
+            loop {
+                match chunks.next(usize::MAX) {
+                    Ok(Some(chunk)) => {
+                        let unread = connection
+                            .unread
+                            .fetch_add(chunk.bytes.len(), Ordering::Relaxed);
+                        flood |= unread + chunk.bytes.len() > MAX_UNREAD_BYTES;
+                        if !connection.lost {
+                            let _ = connection.events.send(ConnectionEvent::Data(chunk.bytes));
+                        }
+                    }
+                    Ok(None) | Err(quinn_proto::ReadError::Reset(_)) => {
+                        if !connection.lost {
+                            let _ = connection.events.send(ConnectionEvent::Finished);
+                        }
+                        break;
+                    }
+                    Err(quinn_proto::ReadError::Blocked) => break,
+                }
+            }
+            // Whether flow-control credit needs sending: the flush sends it either way.
+            let _ = chunks.finalize();
+        }
+        if flood {
+            self.log.warn(format_args!(
+                "{}: control stream flooded; closing",
+                connection.quic.remote_address()
+            ));
+            self.close(id, close_code::PROTOCOL_ERROR, Bytes::from_static(b"flood"));
+        }
+    }
+
+    /// Writes queued control frames as far as flow control allows; finishes the stream when
+    /// asked and everything is written. A client that stops reading is closed.
+    fn write_pending(&mut self, id: ConnectionHandle) {
+        let Some(connection) = self.connections.get_mut(&id) else {
+            return;
+        };
+        let Some(stream) = connection.control else {
+            return;
+        };
+        let mut send = connection.quic.send_stream(stream);
+        while let Some(front) = connection.pending.front_mut() {
+            match send.write(front) {
+                Ok(written) => {
+                    connection.pending_bytes -= written;
+                    front.advance(written);
+                    if front.is_empty() {
+                        connection.pending.pop_front();
+                    } else {
+                        break;
+                    }
+                }
+                Err(quinn_proto::WriteError::Blocked) => break,
+                Err(_) => {
+                    connection.pending.clear();
+                    connection.pending_bytes = 0;
+                }
+            }
+        }
+        if connection.pending.is_empty() && connection.finish_requested {
+            connection.finish_requested = false;
+            let _ = send.finish();
+        }
+        if !connection.dirty {
+            connection.dirty = true;
+            self.dirty.push(id);
+        }
+        if connection.pending_bytes > MAX_PENDING_CONTROL_BYTES {
+            self.log.warn(format_args!(
+                "{}: not reading its control stream",
+                connection.quic.remote_address()
+            ));
+            self.close(id, close_code::TOO_SLOW, Bytes::from_static(b"not reading"));
+        }
+    }
+
+    /// Forwards the datagrams just taken from `from` to its room.
+    fn forward(&mut self, from: ConnectionHandle) {
+        let mut datagrams = std::mem::take(&mut self.datagrams);
+        let media = self.connections.get(&from).and_then(|c| c.media.clone());
+        if let Some((room, source)) = media {
+            for datagram in &datagrams {
+                room.forward(source, datagram, |to, relayed| {
+                    let Some(connection) = self
+                        .connections
+                        .get_mut(&to.handle)
+                        .filter(|c| c.serial == to.serial)
+                    else {
+                        return false;
+                    };
+                    // A full datagram queue drops the oldest: for voice, newer beats complete.
+                    let sent = connection.quic.datagrams().send(relayed, true).is_ok();
+                    if !connection.dirty {
+                        connection.dirty = true;
+                        self.dirty.push(to.handle);
+                    }
+                    sent
+                });
+            }
+        }
+        datagrams.clear();
+        self.datagrams = datagrams;
+    }
+
+    fn expire_timers(&mut self, now: Instant) {
+        while let Some(&(at, id)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            if let Some(connection) = self.connections.get_mut(&id) {
+                connection.timer = None;
+                connection.quic.handle_timeout(now);
+                self.process(id);
+            }
+        }
+    }
+
+    /// Sends every dirty connection's packets and re-arms its timer.
+    async fn flush(&mut self) {
+        let now = Instant::now();
+        let dirty = std::mem::take(&mut self.dirty);
+        let segments = self
+            .socket_state
+            .max_gso_segments()
+            .min(MAX_TRANSMIT_SEGMENTS);
+        for &id in &dirty {
+            let Some(connection) = self.connections.get_mut(&id) else {
+                continue;
+            };
+            connection.dirty = false;
+            loop {
+                self.send_buffer.clear();
+                let Some(transmit) =
+                    connection
+                        .quic
+                        .poll_transmit(now, segments, &mut self.send_buffer)
+                else {
+                    break;
+                };
+                send(
+                    &self.socket,
+                    &self.socket_state,
+                    &transmit,
+                    &self.send_buffer,
+                )
+                .await;
+            }
+            let deadline = connection.quic.poll_timeout();
+            if deadline != connection.timer {
+                if let Some(old) = connection.timer {
+                    self.timers.remove(&(old, id));
+                }
+                if let Some(new) = deadline {
+                    self.timers.insert((new, id));
+                }
+                connection.timer = deadline;
+            }
+        }
+        // Keep the vector's allocation for the next turn (nothing was marked during the flush).
+        let mut dirty = dirty;
+        dirty.clear();
+        self.dirty = dirty;
+    }
+
+    /// A stateless reply (version negotiation, retry, refusal): best effort, never waits.
+    fn send_now(&self, transmit: &Transmit, contents: &[u8]) {
+        let (socket, state) = (&self.socket, &self.socket_state);
+        let _ = socket.try_io(Interest::WRITABLE, || {
+            state.send(socket.into(), &udp_transmit(transmit, contents))
+        });
+    }
+
+    fn remove(&mut self, id: ConnectionHandle) {
+        if let Some(mut connection) = self.connections.remove(&id) {
+            if let Some(at) = connection.timer {
+                self.timers.remove(&(at, id));
+            }
+            connection.report(ConnectionEvent::Lost(ConnectionError::LocallyClosed));
+        }
+    }
+}
+
+/// Sends one transmit, waiting for the socket while its buffer is full.
+async fn send(socket: &UdpSocket, state: &UdpSocketState, transmit: &Transmit, buffer: &[u8]) {
+    let contents = &buffer[..transmit.size];
+    loop {
+        let sent = socket.try_io(Interest::WRITABLE, || {
+            state.send(socket.into(), &udp_transmit(transmit, contents))
+        });
+        match sent {
+            Ok(()) => return,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if socket.writable().await.is_err() {
+                    return;
+                }
+            }
+            // Unreachable peers and the like: the packet is lost, QUIC recovers or times out.
+            Err(_) => return,
+        }
+    }
+}
+
+fn udp_transmit<'a>(transmit: &Transmit, contents: &'a [u8]) -> udp::Transmit<'a> {
+    udp::Transmit {
+        destination: transmit.destination,
+        ecn: transmit.ecn.map(udp_ecn),
+        contents,
+        segment_size: transmit.segment_size,
+        src_ip: transmit.src_ip,
+    }
+}
+
+fn udp_ecn(ecn: quinn_proto::EcnCodepoint) -> udp::EcnCodepoint {
+    match ecn {
+        quinn_proto::EcnCodepoint::Ect0 => udp::EcnCodepoint::Ect0,
+        quinn_proto::EcnCodepoint::Ect1 => udp::EcnCodepoint::Ect1,
+        quinn_proto::EcnCodepoint::Ce => udp::EcnCodepoint::Ce,
+    }
+}
+
+fn proto_ecn(ecn: udp::EcnCodepoint) -> quinn_proto::EcnCodepoint {
+    match ecn {
+        udp::EcnCodepoint::Ect0 => quinn_proto::EcnCodepoint::Ect0,
+        udp::EcnCodepoint::Ect1 => quinn_proto::EcnCodepoint::Ect1,
+        udp::EcnCodepoint::Ce => quinn_proto::EcnCodepoint::Ce,
+    }
+}
