@@ -118,6 +118,42 @@ async fn every_other_member_hears_a_speaker_tagged_with_its_source() {
     assert_eq!(elsewhere.hear(QUIET).await, None, "rooms are separate");
 }
 
+/// The relay spreads connections over several I/O loops (one socket each, by client address);
+/// a room's members then sit in different loops, and datagrams cross between them. With eight
+/// members over four loops, the chance that all land in one loop is 4 / 4^8.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_spread_over_several_io_loops_all_hear_each_other() {
+    let server = server_with(|config| config.io_loops = 4).await;
+    let mut members = Vec::new();
+    for name in ["a", "b", "c", "d", "e", "f", "g", "h"] {
+        members.push(RawMember::join(&server, name, "room", MuteConfig::default()).await);
+    }
+    let elsewhere = RawMember::join(&server, "x", "other-room", MuteConfig::default()).await;
+    let sources: Vec<u32> = members.iter().map(RawMember::my_source).collect();
+    for (seq, speaker) in members.iter().enumerate() {
+        speaker.say(seq as u16, b"hi");
+    }
+    for (index, listener) in members.iter().enumerate() {
+        let mut heard = Vec::new();
+        while let Some((source, seq, payload)) = listener.hear(QUIET).await {
+            assert_eq!(payload, b"hi");
+            heard.push((source, seq));
+        }
+        heard.sort();
+        let expected: Vec<(u32, u16)> = (0..members.len())
+            .filter(|&other| other != index)
+            .map(|other| (sources[other], other as u16))
+            .collect();
+        let mut expected = expected;
+        expected.sort();
+        assert_eq!(
+            heard, expected,
+            "member {index} hears every other member once"
+        );
+    }
+    assert_eq!(elsewhere.hear(QUIET).await, None, "rooms are separate");
+}
+
 #[tokio::test]
 async fn the_server_honours_mute_both_ways() {
     let server = server().await;

@@ -15,11 +15,13 @@ use tokio::sync::{mpsc, oneshot};
 use super::media::RoomMedia;
 use crate::net::wire::{self, ServerMessage, WireError, MAX_FRAME_BYTES};
 
-/// The driver's name for a connection: quinn's handle, which quinn reuses once a connection is
-/// gone, and a serial number the driver never reuses. A stale name (a room's snapshot not yet
-/// updated after a member left) can then never reach the connection that took the handle over.
+/// The relay's name for a connection: the driver loop that owns it, quinn's handle there
+/// (which quinn reuses once a connection is gone) and a serial number that loop never reuses.
+/// A stale name (a room's snapshot not yet updated after a member left) can then never reach
+/// the connection that took the handle over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ConnectionId {
+    pub(crate) driver: usize,
     pub(crate) handle: ConnectionHandle,
     pub(crate) serial: u64,
 }
@@ -58,6 +60,10 @@ pub(crate) enum Command {
         id: ConnectionId,
         room: Arc<RoomMedia>,
         source: u32,
+    },
+    /// Datagrams another driver loop forwards to connections this one owns.
+    Deliver {
+        datagrams: Vec<(ConnectionId, Bytes)>,
     },
     /// Close every connection with this code, refuse new ones, and report when all are gone.
     Shutdown {

@@ -9,6 +9,11 @@
 //! connection and encrypted in one pass, with no task, channel or lock in between, and every
 //! connection touched by a batch of received packets is flushed once after the batch.
 //!
+//! A relay runs one such loop per core, each on its own socket bound to the same port with
+//! `SO_REUSEPORT`: the kernel hashes each client's address to one socket, so each connection
+//! lives in one loop for good. A datagram for a listener in another loop is handed over in one
+//! batch per loop turn ([`Command::Deliver`]).
+//!
 //! Control streams (joins, member lists, mute) stay in one async task per connection
 //! (`connection.rs`), talking to this loop through [`ControlIo`] channels.
 
@@ -81,6 +86,12 @@ impl Connection {
 }
 
 pub(crate) struct Driver {
+    /// This loop's place among the relay's loops.
+    index: usize,
+    /// Every loop's command channel, this one's included, by index.
+    peers: Vec<mpsc::UnboundedSender<Command>>,
+    /// Datagrams for other loops' connections, sent at the end of the turn.
+    outbox: Vec<Vec<(ConnectionId, Bytes)>>,
     endpoint: Endpoint,
     socket: UdpSocket,
     socket_state: UdpSocketState,
@@ -101,8 +112,10 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    /// Binds nothing itself: `socket` is the relay's bound socket (non-blocking).
+    /// Binds nothing itself: `socket` is one of the relay's bound sockets. Call
+    /// [`Driver::connect_peers`] before running it.
     pub(crate) fn new(
+        index: usize,
         socket: std::net::UdpSocket,
         server_config: ServerConfig,
         on_connection: OnConnection,
@@ -119,6 +132,9 @@ impl Driver {
         );
         let (command_sender, commands) = mpsc::unbounded_channel();
         let driver = Driver {
+            index,
+            peers: Vec::new(),
+            outbox: Vec::new(),
             endpoint,
             socket,
             socket_state,
@@ -136,6 +152,12 @@ impl Driver {
             log,
         };
         Ok((driver, command_sender))
+    }
+
+    /// Tells this loop how to reach every loop (itself included), by index.
+    pub(crate) fn connect_peers(&mut self, peers: Vec<mpsc::UnboundedSender<Command>>) {
+        self.outbox = vec![Vec::new(); peers.len()];
+        self.peers = peers;
     }
 
     /// Runs until shut down (every connection closed and drained) or until every command
@@ -171,6 +193,7 @@ impl Driver {
                 self.command(command);
             }
             self.expire_timers(Instant::now());
+            self.hand_over();
             self.flush().await;
             if self.shutdown.is_some() && self.connections.is_empty() {
                 if let Some(done) = self.shutdown.take() {
@@ -183,8 +206,40 @@ impl Driver {
 
     /// The handle of the connection `id` names, if that connection is still here.
     fn live(&self, id: ConnectionId) -> Option<ConnectionHandle> {
+        if id.driver != self.index {
+            return None;
+        }
         let connection = self.connections.get(&id.handle)?;
         (connection.serial == id.serial).then_some(id.handle)
+    }
+
+    /// Sends the turn's datagrams for other loops' connections, one batch per loop.
+    fn hand_over(&mut self) {
+        for (index, datagrams) in self.outbox.iter_mut().enumerate() {
+            if !datagrams.is_empty() {
+                let datagrams = std::mem::take(datagrams);
+                let _ = self.peers[index].send(Command::Deliver { datagrams });
+            }
+        }
+    }
+
+    /// Queues a datagram on a connection this loop owns; `false` if it is gone or its queue
+    /// refused it.
+    fn queue_datagram(&mut self, to: ConnectionId, datagram: Bytes) -> bool {
+        let Some(connection) = self
+            .connections
+            .get_mut(&to.handle)
+            .filter(|c| c.serial == to.serial)
+        else {
+            return false;
+        };
+        // A full datagram queue drops the oldest: for voice, newer beats complete.
+        let queued = connection.quic.datagrams().send(datagram, true).is_ok();
+        if !connection.dirty {
+            connection.dirty = true;
+            self.dirty.push(to.handle);
+        }
+        queued
     }
 
     fn command(&mut self, command: Command) {
@@ -197,7 +252,7 @@ impl Driver {
                 // Meant for a connection that is gone: nothing to do.
                 None => return,
             },
-            Command::Shutdown { .. } => None,
+            Command::Deliver { .. } | Command::Shutdown { .. } => None,
         };
         let id = target.unwrap_or(ConnectionHandle(usize::MAX));
         match command {
@@ -221,6 +276,11 @@ impl Driver {
                     if !connection.lost {
                         connection.media = Some((room, source));
                     }
+                }
+            }
+            Command::Deliver { datagrams } => {
+                for (to, datagram) in datagrams {
+                    self.queue_datagram(to, datagram);
                 }
             }
             Command::Shutdown { code, reason, done } => {
@@ -340,7 +400,11 @@ impl Driver {
             },
         );
         (self.on_connection)(ControlIo::new(
-            ConnectionId { handle: id, serial },
+            ConnectionId {
+                driver: self.index,
+                handle: id,
+                serial,
+            },
             remote,
             self.command_sender.clone(),
             events_receiver,
@@ -511,20 +575,15 @@ impl Driver {
         if let Some((room, source)) = media {
             for datagram in &datagrams {
                 room.forward(source, datagram, |to, relayed| {
-                    let Some(connection) = self
-                        .connections
-                        .get_mut(&to.handle)
-                        .filter(|c| c.serial == to.serial)
-                    else {
-                        return false;
-                    };
-                    // A full datagram queue drops the oldest: for voice, newer beats complete.
-                    let sent = connection.quic.datagrams().send(relayed, true).is_ok();
-                    if !connection.dirty {
-                        connection.dirty = true;
-                        self.dirty.push(to.handle);
+                    if to.driver == self.index {
+                        self.queue_datagram(to, relayed)
+                    } else if let Some(outbox) = self.outbox.get_mut(to.driver) {
+                        // Counted as forwarded once handed over; the owning loop queues it.
+                        outbox.push((to, relayed));
+                        true
+                    } else {
+                        false
                     }
-                    sent
                 });
             }
         }

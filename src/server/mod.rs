@@ -44,6 +44,9 @@ pub struct ServerConfig {
     pub liveness: Liveness,
     /// Time a new connection has to finish its handshake and send its first message.
     pub handshake_timeout: Duration,
+    /// How many loops share the QUIC work, each on its own socket on the same port
+    /// (`SO_REUSEPORT`); 0 means one per worker thread of the runtime the server starts in.
+    pub io_loops: usize,
     pub logger: Logger,
 }
 
@@ -58,6 +61,7 @@ impl Default for ServerConfig {
             resume_grace: Duration::from_secs(10),
             liveness: Liveness::default(),
             handshake_timeout: Duration::from_secs(5),
+            io_loops: 0,
             logger: Logger::default(),
         }
     }
@@ -91,11 +95,12 @@ impl Shared {
 
 /// A running relay. Dropping it without [`Server::shutdown`] stops accepting but does not wait.
 pub struct Server {
-    commands: mpsc::UnboundedSender<Command>,
+    /// Each driver loop's command channel.
+    commands: Vec<mpsc::UnboundedSender<Command>>,
     local_addr: SocketAddr,
     cert_sha256: String,
     shared: Arc<Shared>,
-    driver_task: JoinHandle<()>,
+    driver_tasks: Vec<JoinHandle<()>>,
 }
 
 /// A snapshot of the relay's load, for tests and operators.
@@ -114,13 +119,18 @@ impl Server {
         };
         let cert_sha256 = identity.fingerprint();
         let server_config = quic_config(&identity, config.liveness)?;
-        let socket = bind(config.listen).map_err(|e| {
+        let loops = match config.io_loops {
+            0 => tokio::runtime::Handle::current().metrics().num_workers(),
+            n => n,
+        }
+        .clamp(1, MAX_IO_LOOPS);
+        let sockets = bind(config.listen, loops).map_err(|e| {
             VoipError::new(
                 ErrorCode::InvalidArgument,
                 format!("cannot listen on {}: {e}", config.listen),
             )
         })?;
-        let local_addr = socket
+        let local_addr = sockets[0]
             .local_addr()
             .map_err(|e| VoipError::new(ErrorCode::System, format!("local address: {e}")))?;
         let window_secs = i64::try_from(config.timestamp_window.as_secs()).unwrap_or(i64::MAX);
@@ -131,23 +141,41 @@ impl Server {
             handshake_timeout: config.handshake_timeout,
             logger: config.logger,
         });
-        let for_connections = shared.clone();
-        let on_connection = Box::new(move |io| {
-            tokio::spawn(connection::serve(for_connections.clone(), io));
-        });
-        let (driver, commands) =
-            Driver::new(socket, server_config, on_connection, shared.logger.clone())
-                .map_err(|e| VoipError::new(ErrorCode::System, format!("relay socket: {e}")))?;
-        shared
-            .logger
-            .info(format_args!("listening on {local_addr}"));
-        let driver_task = tokio::spawn(driver.run());
+        let mut drivers = Vec::with_capacity(sockets.len());
+        let mut commands = Vec::with_capacity(sockets.len());
+        for (index, socket) in sockets.into_iter().enumerate() {
+            let for_connections = shared.clone();
+            let on_connection = Box::new(move |io| {
+                tokio::spawn(connection::serve(for_connections.clone(), io));
+            });
+            let (driver, sender) = Driver::new(
+                index,
+                socket,
+                server_config.clone(),
+                on_connection,
+                shared.logger.clone(),
+            )
+            .map_err(|e| VoipError::new(ErrorCode::System, format!("relay socket: {e}")))?;
+            drivers.push(driver);
+            commands.push(sender);
+        }
+        shared.logger.info(format_args!(
+            "listening on {local_addr} ({loops} I/O loop{})",
+            if loops == 1 { "" } else { "s" }
+        ));
+        let driver_tasks = drivers
+            .into_iter()
+            .map(|mut driver| {
+                driver.connect_peers(commands.clone());
+                tokio::spawn(driver.run())
+            })
+            .collect();
         Ok(Server {
             commands,
             local_addr,
             cert_sha256,
             shared,
-            driver_task,
+            driver_tasks,
         })
     }
 
@@ -178,21 +206,34 @@ impl Server {
         while self.shared.rooms().connected_count() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let (done, closed) = oneshot::channel();
-        let _ = self.commands.send(Command::Shutdown {
-            code: crate::net::close_code::SHUTDOWN,
-            reason: Bytes::from_static(b"server shutting down"),
-            done,
-        });
-        let _ = tokio::time::timeout(Duration::from_secs(2), closed).await;
-        self.driver_task.abort();
+        let mut all_closed = Vec::new();
+        for commands in &self.commands {
+            let (done, closed) = oneshot::channel();
+            let _ = commands.send(Command::Shutdown {
+                code: crate::net::close_code::SHUTDOWN,
+                reason: Bytes::from_static(b"server shutting down"),
+                done,
+            });
+            all_closed.push(closed);
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            for closed in all_closed {
+                let _ = closed.await;
+            }
+        })
+        .await;
+        for task in &self.driver_tasks {
+            task.abort();
+        }
         self.shared.logger.info(format_args!("stopped"));
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.driver_task.abort();
+        for task in &self.driver_tasks {
+            task.abort();
+        }
     }
 }
 
@@ -233,11 +274,37 @@ fn fewer_acknowledgements(config: &mut quinn::ServerConfig) {
 /// kernel caps the request at `net.core.rmem_max` / `wmem_max`; raise those on a busy relay.
 const SOCKET_BUFFER_BYTES: usize = 4 << 20;
 
-/// Binds the relay's socket with large buffers (best effort).
-fn bind(listen: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
-    let socket = std::net::UdpSocket::bind(listen)?;
-    let state = quinn::udp::UdpSocketState::new((&socket).into())?;
-    let _ = state.set_recv_buffer_size((&socket).into(), SOCKET_BUFFER_BYTES);
-    let _ = state.set_send_buffer_size((&socket).into(), SOCKET_BUFFER_BYTES);
-    Ok(socket)
+/// More loops than this buys nothing on today's relay hosts and costs a socket each.
+const MAX_IO_LOOPS: usize = 64;
+
+/// Binds `count` sockets to one address (`SO_REUSEPORT`, so the kernel spreads clients over
+/// them by address), each with large buffers (best effort). With port 0, the first socket picks
+/// the port and the others join it.
+fn bind(listen: SocketAddr, count: usize) -> std::io::Result<Vec<std::net::UdpSocket>> {
+    let mut sockets: Vec<std::net::UdpSocket> = Vec::with_capacity(count);
+    for _ in 0..count {
+        let address = match sockets.first() {
+            Some(first) => first.local_addr()?,
+            None => listen,
+        };
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(address),
+            socket2::Type::DGRAM,
+            Some(socket2::Protocol::UDP),
+        )?;
+        if count > 1 {
+            socket.set_reuse_port(true)?;
+        }
+        if address.is_ipv6() {
+            // Dual-stack, as Linux binds IPv6 sockets by default: IPv4 clients reach it too.
+            let _ = socket.set_only_v6(false);
+        }
+        socket.bind(&address.into())?;
+        let socket: std::net::UdpSocket = socket.into();
+        let state = quinn::udp::UdpSocketState::new((&socket).into())?;
+        let _ = state.set_recv_buffer_size((&socket).into(), SOCKET_BUFFER_BYTES);
+        let _ = state.set_send_buffer_size((&socket).into(), SOCKET_BUFFER_BYTES);
+        sockets.push(socket);
+    }
+    Ok(sockets)
 }
