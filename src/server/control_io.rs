@@ -65,6 +65,8 @@ pub(crate) enum Command {
     Deliver {
         datagrams: Vec<(ConnectionId, Bytes)>,
     },
+    /// Stop the loop at once: connections vanish without a close (the server was dropped).
+    Stop,
     /// Close every connection with this code, refuse new ones, and report when all are gone.
     Shutdown {
         code: VarInt,

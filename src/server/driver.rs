@@ -9,7 +9,8 @@
 //! connection and encrypted in one pass, with no task, channel or lock in between, and every
 //! connection touched by a batch of received packets is flushed once after the batch.
 //!
-//! A relay runs one such loop per core, each on its own socket bound to the same port with
+//! A relay runs one such loop per core, each on a thread of its own and its own socket bound to
+//! the same port with
 //! `SO_REUSEPORT`: the kernel hashes each client's address to one socket, so each connection
 //! lives in one loop for good. A datagram for a listener in another loop is handed over in one
 //! batch per loop turn ([`Command::Deliver`]).
@@ -49,8 +50,11 @@ const RECEIVE_SLOT_BYTES: usize = 64 * 1024;
 /// quinn's own bound on the packets one send may carry (GSO).
 const MAX_TRANSMIT_SEGMENTS: usize = 10;
 
+/// The relay's I/O threads are named this and their index (`vc-relay-io0`, ...).
+pub const IO_THREAD_PREFIX: &str = "vc-relay-io";
+
 /// Starts a control task for a newly accepted connection.
-pub(crate) type OnConnection = Box<dyn Fn(ControlIo) + Send>;
+pub(crate) type OnConnection = Box<dyn Fn(ControlIo) + Send + Sync>;
 
 /// One connection, as the loop keeps it.
 struct Connection {
@@ -112,15 +116,65 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    /// Binds nothing itself: `socket` is one of the relay's bound sockets. Call
-    /// [`Driver::connect_peers`] before running it.
-    pub(crate) fn new(
+    /// Starts loop `index` on a thread of its own (named [`IO_THREAD_PREFIX`]`N`), with its own
+    /// single-threaded runtime: it sleeps in its own `epoll`, and no work-stealing scheduler
+    /// moves it or wakes another thread for it. `commands` is this loop's channel (its sender is
+    /// `peers[index]`). Returns once the loop is set up, or with why it could not be.
+    pub(crate) fn spawn(
         index: usize,
         socket: std::net::UdpSocket,
         server_config: ServerConfig,
         on_connection: OnConnection,
         log: Logger,
-    ) -> io::Result<(Driver, mpsc::UnboundedSender<Command>)> {
+        commands: mpsc::UnboundedReceiver<Command>,
+        peers: Vec<mpsc::UnboundedSender<Command>>,
+    ) -> io::Result<std::thread::JoinHandle<()>> {
+        let (ready, set_up) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("{IO_THREAD_PREFIX}{index}"))
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => return drop(ready.send(Err(e))),
+                };
+                let driver = runtime.block_on(async {
+                    Driver::new(
+                        index,
+                        socket,
+                        server_config,
+                        on_connection,
+                        log,
+                        commands,
+                        peers,
+                    )
+                });
+                match driver {
+                    Ok(driver) => {
+                        let _ = ready.send(Ok(()));
+                        runtime.block_on(driver.run());
+                    }
+                    Err(e) => drop(ready.send(Err(e))),
+                }
+            })?;
+        set_up
+            .recv()
+            .unwrap_or_else(|_| Err(io::Error::other("relay I/O thread ended while starting")))?;
+        Ok(thread)
+    }
+
+    /// Must run inside the loop's own runtime (the socket registers with its reactor).
+    fn new(
+        index: usize,
+        socket: std::net::UdpSocket,
+        server_config: ServerConfig,
+        on_connection: OnConnection,
+        log: Logger,
+        commands: mpsc::UnboundedReceiver<Command>,
+        peers: Vec<mpsc::UnboundedSender<Command>>,
+    ) -> io::Result<Driver> {
         socket.set_nonblocking(true)?;
         let socket_state = UdpSocketState::new((&socket).into())?;
         let socket = UdpSocket::from_std(socket)?;
@@ -130,11 +184,11 @@ impl Driver {
             !socket_state.may_fragment(),
             None,
         );
-        let (command_sender, commands) = mpsc::unbounded_channel();
-        let driver = Driver {
+        Ok(Driver {
             index,
-            peers: Vec::new(),
-            outbox: Vec::new(),
+            outbox: vec![Vec::new(); peers.len()],
+            command_sender: peers[index].clone(),
+            peers,
             endpoint,
             socket,
             socket_state,
@@ -142,7 +196,6 @@ impl Driver {
             next_serial: 0,
             timers: BTreeSet::new(),
             commands,
-            command_sender: command_sender.clone(),
             on_connection,
             dirty: Vec::new(),
             receive_buffer: vec![0; RECEIVE_SLOT_BYTES * BATCH_SIZE].into_boxed_slice(),
@@ -150,19 +203,11 @@ impl Driver {
             datagrams: Vec::new(),
             shutdown: None,
             log,
-        };
-        Ok((driver, command_sender))
+        })
     }
 
-    /// Tells this loop how to reach every loop (itself included), by index.
-    pub(crate) fn connect_peers(&mut self, peers: Vec<mpsc::UnboundedSender<Command>>) {
-        self.outbox = vec![Vec::new(); peers.len()];
-        self.peers = peers;
-    }
-
-    /// Runs until shut down (every connection closed and drained) or until every command
-    /// sender (the server and all control tasks) is gone.
-    pub(crate) async fn run(mut self) {
+    /// Runs until stopped, or shut down (every connection closed and drained).
+    async fn run(mut self) {
         let far_future = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
         let sleep = tokio::time::sleep_until(far_future);
         tokio::pin!(sleep);
@@ -177,8 +222,8 @@ impl Driver {
             tokio::select! {
                 biased;
                 command = self.commands.recv() => match command {
+                    Some(Command::Stop) | None => break,
                     Some(command) => self.command(command),
-                    None => break,
                 },
                 readable = self.socket.readable() => {
                     if let Err(e) = readable {
@@ -189,8 +234,13 @@ impl Driver {
                 }
                 _ = &mut sleep, if next_timer.is_some() => {}
             }
+            let mut stop = false;
             while let Ok(command) = self.commands.try_recv() {
+                stop |= matches!(command, Command::Stop);
                 self.command(command);
+            }
+            if stop {
+                break;
             }
             self.expire_timers(Instant::now());
             self.hand_over();
@@ -252,7 +302,7 @@ impl Driver {
                 // Meant for a connection that is gone: nothing to do.
                 None => return,
             },
-            Command::Deliver { .. } | Command::Shutdown { .. } => None,
+            Command::Deliver { .. } | Command::Shutdown { .. } | Command::Stop => None,
         };
         let id = target.unwrap_or(ConnectionHandle(usize::MAX));
         match command {
@@ -283,6 +333,7 @@ impl Driver {
                     self.queue_datagram(to, datagram);
                 }
             }
+            Command::Stop => {}
             Command::Shutdown { code, reason, done } => {
                 self.endpoint.set_server_config(None);
                 let ids: Vec<ConnectionHandle> = self.connections.keys().copied().collect();

@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 use control_io::Command;
 use driver::Driver;
@@ -44,8 +43,9 @@ pub struct ServerConfig {
     pub liveness: Liveness,
     /// Time a new connection has to finish its handshake and send its first message.
     pub handshake_timeout: Duration,
-    /// How many loops share the QUIC work, each on its own socket on the same port
-    /// (`SO_REUSEPORT`); 0 means one per worker thread of the runtime the server starts in.
+    /// How many loops share the QUIC work, each on a thread and a socket of its own, all on the
+    /// same port (`SO_REUSEPORT`); 0 means one per worker thread of the runtime the server
+    /// starts in.
     pub io_loops: usize,
     pub logger: Logger,
 }
@@ -100,7 +100,8 @@ pub struct Server {
     local_addr: SocketAddr,
     cert_sha256: String,
     shared: Arc<Shared>,
-    driver_tasks: Vec<JoinHandle<()>>,
+    /// Not joined: a stopped loop ends its thread by itself.
+    _io_threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 /// A snapshot of the relay's load, for tests and operators.
@@ -111,7 +112,9 @@ pub struct ServerStats {
 }
 
 impl Server {
-    /// Binds and starts accepting. Must be called inside a tokio runtime.
+    /// Binds and starts accepting. Must be called inside a tokio runtime: connections' control
+    /// tasks run on it, while the QUIC I/O runs on threads of the relay's own
+    /// ([`ServerConfig::io_loops`]).
     pub async fn start(config: ServerConfig) -> Result<Server, VoipError> {
         let identity = match config.identity {
             Some(identity) => identity,
@@ -141,41 +144,49 @@ impl Server {
             handshake_timeout: config.handshake_timeout,
             logger: config.logger,
         });
-        let mut drivers = Vec::with_capacity(sockets.len());
-        let mut commands = Vec::with_capacity(sockets.len());
-        for (index, socket) in sockets.into_iter().enumerate() {
+        // Control tasks run on the caller's runtime; the I/O loops on threads of their own.
+        let runtime = tokio::runtime::Handle::current();
+        let (commands, receivers): (Vec<_>, Vec<_>) =
+            sockets.iter().map(|_| mpsc::unbounded_channel()).unzip();
+        let mut io_threads = Vec::with_capacity(sockets.len());
+        for (index, (socket, receiver)) in sockets.into_iter().zip(receivers).enumerate() {
             let for_connections = shared.clone();
+            let runtime = runtime.clone();
             let on_connection = Box::new(move |io| {
-                tokio::spawn(connection::serve(for_connections.clone(), io));
+                runtime.spawn(connection::serve(for_connections.clone(), io));
             });
-            let (driver, sender) = Driver::new(
+            let started = Driver::spawn(
                 index,
                 socket,
                 server_config.clone(),
                 on_connection,
                 shared.logger.clone(),
-            )
-            .map_err(|e| VoipError::new(ErrorCode::System, format!("relay socket: {e}")))?;
-            drivers.push(driver);
-            commands.push(sender);
+                receiver,
+                commands.clone(),
+            );
+            match started {
+                Ok(thread) => io_threads.push(thread),
+                Err(e) => {
+                    for sender in &commands {
+                        let _ = sender.send(Command::Stop);
+                    }
+                    return Err(VoipError::new(
+                        ErrorCode::System,
+                        format!("relay I/O thread: {e}"),
+                    ));
+                }
+            }
         }
         shared.logger.info(format_args!(
             "listening on {local_addr} ({loops} I/O loop{})",
             if loops == 1 { "" } else { "s" }
         ));
-        let driver_tasks = drivers
-            .into_iter()
-            .map(|mut driver| {
-                driver.connect_peers(commands.clone());
-                tokio::spawn(driver.run())
-            })
-            .collect();
         Ok(Server {
             commands,
             local_addr,
             cert_sha256,
             shared,
-            driver_tasks,
+            _io_threads: io_threads,
         })
     }
 
@@ -222,17 +233,15 @@ impl Server {
             }
         })
         .await;
-        for task in &self.driver_tasks {
-            task.abort();
-        }
+        // Drop stops whatever is still running.
         self.shared.logger.info(format_args!("stopped"));
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        for task in &self.driver_tasks {
-            task.abort();
+        for commands in &self.commands {
+            let _ = commands.send(Command::Stop);
         }
     }
 }
