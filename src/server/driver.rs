@@ -56,6 +56,21 @@ pub const IO_THREAD_PREFIX: &str = "vc-relay-io";
 /// Starts a control task for a newly accepted connection.
 pub(crate) type OnConnection = Box<dyn Fn(ControlIo) + Send + Sync>;
 
+/// What one loop starts with.
+pub(crate) struct LoopSetup {
+    /// This loop's place among the relay's loops.
+    pub index: usize,
+    /// One of the relay's sockets, all bound to the same port.
+    pub socket: std::net::UdpSocket,
+    pub server_config: ServerConfig,
+    pub on_connection: OnConnection,
+    pub log: Logger,
+    /// This loop's command channel; its sender is `peers[index]`.
+    pub commands: mpsc::UnboundedReceiver<Command>,
+    /// Every loop's command channel, by index.
+    pub peers: Vec<mpsc::UnboundedSender<Command>>,
+}
+
 /// One connection, as the loop keeps it.
 struct Connection {
     quic: quinn_proto::Connection,
@@ -116,22 +131,14 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    /// Starts loop `index` on a thread of its own (named [`IO_THREAD_PREFIX`]`N`), with its own
+    /// Starts a loop on a thread of its own (named [`IO_THREAD_PREFIX`]`N`), with its own
     /// single-threaded runtime: it sleeps in its own `epoll`, and no work-stealing scheduler
-    /// moves it or wakes another thread for it. `commands` is this loop's channel (its sender is
-    /// `peers[index]`). Returns once the loop is set up, or with why it could not be.
-    pub(crate) fn spawn(
-        index: usize,
-        socket: std::net::UdpSocket,
-        server_config: ServerConfig,
-        on_connection: OnConnection,
-        log: Logger,
-        commands: mpsc::UnboundedReceiver<Command>,
-        peers: Vec<mpsc::UnboundedSender<Command>>,
-    ) -> io::Result<std::thread::JoinHandle<()>> {
+    /// moves it or wakes another thread for it. Returns once the loop is set up, or with why it
+    /// could not be.
+    pub(crate) fn spawn(setup: LoopSetup) -> io::Result<std::thread::JoinHandle<()>> {
         let (ready, set_up) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
-            .name(format!("{IO_THREAD_PREFIX}{index}"))
+            .name(format!("{IO_THREAD_PREFIX}{}", setup.index))
             .spawn(move || {
                 let runtime = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -140,18 +147,7 @@ impl Driver {
                     Ok(runtime) => runtime,
                     Err(e) => return drop(ready.send(Err(e))),
                 };
-                let driver = runtime.block_on(async {
-                    Driver::new(
-                        index,
-                        socket,
-                        server_config,
-                        on_connection,
-                        log,
-                        commands,
-                        peers,
-                    )
-                });
-                match driver {
+                match runtime.block_on(async { Driver::new(setup) }) {
                     Ok(driver) => {
                         let _ = ready.send(Ok(()));
                         runtime.block_on(driver.run());
@@ -166,15 +162,16 @@ impl Driver {
     }
 
     /// Must run inside the loop's own runtime (the socket registers with its reactor).
-    fn new(
-        index: usize,
-        socket: std::net::UdpSocket,
-        server_config: ServerConfig,
-        on_connection: OnConnection,
-        log: Logger,
-        commands: mpsc::UnboundedReceiver<Command>,
-        peers: Vec<mpsc::UnboundedSender<Command>>,
-    ) -> io::Result<Driver> {
+    fn new(setup: LoopSetup) -> io::Result<Driver> {
+        let LoopSetup {
+            index,
+            socket,
+            server_config,
+            on_connection,
+            log,
+            commands,
+            peers,
+        } = setup;
         socket.set_nonblocking(true)?;
         let socket_state = UdpSocketState::new((&socket).into())?;
         let socket = UdpSocket::from_std(socket)?;

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use control_io::Command;
-use driver::Driver;
+use driver::{Driver, LoopSetup};
 
 pub use admission::{Admission, Refusal};
 pub use rooms::{JoinRefusal, Rooms};
@@ -155,15 +155,15 @@ impl Server {
             let on_connection = Box::new(move |io| {
                 runtime.spawn(connection::serve(for_connections.clone(), io));
             });
-            let started = Driver::spawn(
+            let started = Driver::spawn(LoopSetup {
                 index,
                 socket,
-                server_config.clone(),
+                server_config: server_config.clone(),
                 on_connection,
-                shared.logger.clone(),
-                receiver,
-                commands.clone(),
-            );
+                log: shared.logger.clone(),
+                commands: receiver,
+                peers: commands.clone(),
+            });
             match started {
                 Ok(thread) => io_threads.push(thread),
                 Err(e) => {
