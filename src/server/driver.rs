@@ -1,19 +1,18 @@
-//! The relay's QUIC endpoint, driven by one task: the UDP socket, the QUIC state of every
-//! connection (quinn-proto), their timers, and media forwarding, all in one loop.
+//! The relay's QUIC endpoint: a loop that owns a UDP socket, the QUIC state (quinn-proto) of
+//! every connection on it, their timers, and media forwarding.
 //!
-//! Why not quinn's own connection tasks: a forwarded datagram there costs a lock on the
+//! Why not quinn's own connection tasks: there a forwarded datagram costs a lock on the
 //! receiver's connection, a wake-up of its driver task, a poll of that task and a timer re-arm,
-//! per receiver, plus the same again for every acknowledgement coming back: about 10 us on
-//! this project's benchmark machine on top of the 4-5 us that QUIC and the kernel need
-//! (`benches/relay_floor.rs`). Here a talker's packet is decrypted, handed to each listener's
-//! connection and encrypted in one pass, with no task, channel or lock in between, and every
-//! connection touched by a batch of received packets is flushed once after the batch.
+//! per receiver, and the same again for every acknowledgement coming back. Here a talker's
+//! packet is decrypted, handed to each listener's connection and encrypted in one pass, with no
+//! task, channel or lock in between, and each connection touched by a batch of received packets
+//! is flushed once after the batch. What QUIC and the kernel cost at the least, whatever the
+//! I/O design, is measured by `benches/relay_floor.rs` (BENCHMARKS.md).
 //!
-//! A relay runs one such loop per core, each on a thread of its own and its own socket bound to
-//! the same port with
-//! `SO_REUSEPORT`: the kernel hashes each client's address to one socket, so each connection
-//! lives in one loop for good. A datagram for a listener in another loop is handed over in one
-//! batch per loop turn ([`Command::Deliver`]).
+//! A relay runs one such loop per core, each on a thread and a socket of its own, all sockets
+//! bound to one port with `SO_REUSEPORT`: the kernel hashes each client's address to one
+//! socket, so a connection lives in one loop for good. A datagram for a listener in another
+//! loop is handed over in one batch per loop turn ([`Command::Deliver`]).
 //!
 //! Control streams (joins, member lists, mute) stay in one async task per connection
 //! (`connection.rs`), talking to this loop through [`ControlIo`] channels.
@@ -290,36 +289,30 @@ impl Driver {
     }
 
     fn command(&mut self, command: Command) {
-        let target = match &command {
-            Command::Write { id, .. }
-            | Command::Finish { id }
-            | Command::Close { id, .. }
-            | Command::Attach { id, .. } => match self.live(*id) {
-                Some(handle) => Some(handle),
-                // Meant for a connection that is gone: nothing to do.
-                None => return,
-            },
-            Command::Deliver { .. } | Command::Shutdown { .. } | Command::Stop => None,
-        };
-        let id = target.unwrap_or(ConnectionHandle(usize::MAX));
         match command {
-            Command::Write { frame, .. } => {
-                let Some(connection) = self.connections.get_mut(&id) else {
-                    return;
-                };
-                connection.pending_bytes += frame.len();
-                connection.pending.push_back(frame);
-                self.write_pending(id);
+            Command::Write { id, frame } => {
+                let Some(handle) = self.live(id) else { return };
+                if let Some(connection) = self.connections.get_mut(&handle) {
+                    connection.pending_bytes += frame.len();
+                    connection.pending.push_back(frame);
+                }
+                self.write_pending(handle);
             }
-            Command::Finish { .. } => {
-                if let Some(connection) = self.connections.get_mut(&id) {
+            Command::Finish { id } => {
+                let Some(handle) = self.live(id) else { return };
+                if let Some(connection) = self.connections.get_mut(&handle) {
                     connection.finish_requested = true;
-                    self.write_pending(id);
+                }
+                self.write_pending(handle);
+            }
+            Command::Close { id, code, reason } => {
+                if let Some(handle) = self.live(id) {
+                    self.close(handle, code, reason);
                 }
             }
-            Command::Close { code, reason, .. } => self.close(id, code, reason),
-            Command::Attach { room, source, .. } => {
-                if let Some(connection) = self.connections.get_mut(&id) {
+            Command::Attach { id, room, source } => {
+                let Some(handle) = self.live(id) else { return };
+                if let Some(connection) = self.connections.get_mut(&handle) {
                     if !connection.lost {
                         connection.media = Some((room, source));
                     }
@@ -330,12 +323,13 @@ impl Driver {
                     self.queue_datagram(to, datagram);
                 }
             }
+            // The loop itself ends on Stop, after this turn.
             Command::Stop => {}
             Command::Shutdown { code, reason, done } => {
                 self.endpoint.set_server_config(None);
-                let ids: Vec<ConnectionHandle> = self.connections.keys().copied().collect();
-                for id in ids {
-                    self.close(id, code, reason.clone());
+                let handles: Vec<ConnectionHandle> = self.connections.keys().copied().collect();
+                for handle in handles {
+                    self.close(handle, code, reason.clone());
                 }
                 self.shutdown = Some(done);
             }
@@ -380,8 +374,10 @@ impl Driver {
                 let mut data = BytesMut::from(
                     &self.receive_buffer[start..start + meta.len.min(RECEIVE_SLOT_BYTES)],
                 );
+                // A GRO batch: equal-sized packets from one sender, `stride` bytes apart.
+                let stride = meta.stride.max(1);
                 while !data.is_empty() {
-                    let packet = data.split_to(meta.stride.min(data.len()));
+                    let packet = data.split_to(stride.min(data.len()));
                     self.handle_packet(now, meta, packet);
                 }
             }
