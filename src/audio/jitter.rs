@@ -42,7 +42,10 @@
 //! * **Talkspurts.** After a packet with `speaking == false` is played, a missing next slot is
 //!   silence, not PLC (no synthetic tails). If packets stop while speaking, at most ~100 ms are
 //!   concealed, then silence. A later packet starts a new talkspurt, which prebuffers again: this
-//!   is also where the delay snaps back to the current target for free. A talkspurt's first
+//!   is also where the delay snaps back to the current target for free. (When the end marker
+//!   was lost, the next talkspurt often arrives during that concealment, numbered below the
+//!   slots concealed, which counted on as if the sender had gone on; its timestamp, jumped
+//!   ahead of its sequence number, says it is new, not late.) A talkspurt's first
 //!   packet is often the sender's *pre-roll* (the frame before the voice activity detector
 //!   fired, sent with the next one, so a frame after its time): it is kept out of the delay
 //!   statistics, and when it is too late to be played whole only its end is played
@@ -889,8 +892,10 @@ impl JitterBuffer {
     ) -> Placed {
         match self.state {
             State::Idle => {
+                // After concealment that gave up on an empty buffer, the mark is only a guess.
+                let after_end = self.after_concealed_end(pkt);
                 if let Some(m) = self.mark {
-                    if pkt.ts < m.ts {
+                    if pkt.ts < m.ts && after_end.is_none() {
                         return Placed::Late;
                     }
                     if self.ended_by_eos && !speaking {
@@ -904,7 +909,8 @@ impl JitterBuffer {
                         }
                     }
                 }
-                let resume = self.mark.is_some_and(|m| self.contiguous(m, pkt));
+                let resume =
+                    after_end.is_none() && self.mark.is_some_and(|m| self.contiguous(m, pkt));
                 if resume {
                     if self.play_at(pkt.ts).is_some_and(|t| now > t) {
                         return Placed::Late;
@@ -913,6 +919,9 @@ impl JitterBuffer {
                     // A new talkspurt. If it looks later than the largest delay we would ever
                     // buffer, the sender's clock jumped (or the route changed drastically):
                     // re-learn the base rather than declare everything late.
+                    if let Some(start) = after_end {
+                        self.count_lost(pkt.seq - start.seq);
+                    }
                     self.unconfirmed = None;
                     if self
                         .base
@@ -952,6 +961,20 @@ impl JitterBuffer {
                 }
             }
             State::Playing { next } => {
+                if let Some(start) = self.after_concealed_end(pkt).filter(|_| pkt.seq < next.seq) {
+                    // The slots concealed on an empty buffer were the silence after a
+                    // talkspurt whose end (the packet with `speaking == false`) was lost, and
+                    // `pkt` starts the next talkspurt. Concealment numbered those slots as if
+                    // the sender had gone on sending, so `pkt`'s sequence number looks
+                    // overdue; it is not: it is the first of a new timeline. Judged late,
+                    // the new talkspurt's first frames (the onset of a word) would be thrown
+                    // away and replaced by concealment. Only the sequence numbers between the
+                    // last packet played and `pkt` were really sent and lost.
+                    self.count_lost(pkt.seq - start.seq);
+                    self.prebuffer(pkt, false, next);
+                    self.store(pkt, speaking, pre_roll, payload);
+                    return Placed::Stored;
+                }
                 if pkt.seq < next.seq || pkt.ts < next.ts {
                     return Placed::Late;
                 }
@@ -961,6 +984,24 @@ impl JitterBuffer {
                 self.store(pkt, speaking, pre_roll, payload);
                 Placed::Stored
             }
+        }
+    }
+
+    /// If the slots since the last packet were concealed on an empty buffer and `pkt` does not
+    /// continue their timeline (its timestamp jumped ahead of its sequence number: the sender
+    /// paused), the first of those slots. Then `pkt` opens a new talkspurt, whatever numbers
+    /// the concealment gave the slots it played, and only the sequence numbers between that
+    /// slot and `pkt` were really sent (and lost).
+    fn after_concealed_end(&self, pkt: Slot) -> Option<Slot> {
+        let (start, _) = self.unconfirmed?;
+        (pkt.seq >= start.seq && pkt.ts > start.ts && !self.contiguous(start, pkt)).then_some(start)
+    }
+
+    /// `n` slots that were sent were never played from their packet.
+    fn count_lost(&mut self, n: u64) {
+        self.stats.lost += n;
+        for _ in 0..n.min(self.losses.len as u64) {
+            self.push_loss(true);
         }
     }
 
@@ -2727,5 +2768,82 @@ mod tests {
         // The same caller needing a whole frame waits a whole frame, as `next_frame` does.
         let early = clean_arrival(21) - 5_000;
         assert_eq!(jb.next_frame_for(early, 0, 960), Playout::Conceal);
+    }
+
+    /// Two talkspurts as `CapturePipeline` sends them (each opened by its pre-roll, sent a
+    /// frame late with the first frame; sequence numbers running on across the pause, which
+    /// only the timestamps skip), the first one's closing `speaking == false` packet lost,
+    /// heard by a [`BlockCaller`] 1 ms after each arrival and halfway between. The first
+    /// talkspurt is frames `1..=20` (pre-roll 0, frame 20 the lost end), the second opens with
+    /// pre-roll `second - 1` and runs to frame `second + 19`. Returns the ids played (from
+    /// packets and tails with samples) and the buffer.
+    fn lost_end_then_talkspurt(second: u64) -> (Vec<u64>, JitterBuffer) {
+        let mut pkts = Vec::new(); // (seq, frame, speaking, pre_roll, arrival)
+        let mut seq = 0u16;
+        for (pre, last) in [(0, 20), (second - 1, second + 19)] {
+            for frame in pre..=last {
+                let at = clean_arrival(frame.max(pre + 1));
+                let lost = frame == 20;
+                if !lost {
+                    pkts.push((seq, frame, frame != last, frame == pre, at));
+                }
+                seq = seq.wrapping_add(1);
+            }
+        }
+        let mut jb = JitterBuffer::new(cfg(F20));
+        let mut caller = BlockCaller { decoded: 0 };
+        let mut played = Vec::new();
+        let mut k = 0;
+        let mut now = clean_arrival(1) + 1_000;
+        while now < clean_arrival(second + 30) {
+            while k < pkts.len() && pkts[k].4 <= now {
+                let (seq, frame, speaking, pre_roll, at) = pkts[k];
+                let data = payload(frame, 80);
+                if pre_roll {
+                    jb.insert_pre_roll(seq, (frame * 960) as u32, &data, at);
+                } else {
+                    jb.insert(seq, (frame * 960) as u32, speaking, &data, at);
+                }
+                k += 1;
+            }
+            for out in caller.call(&mut jb, now) {
+                match out {
+                    Playout::Packet(p) => played.push(id_of(&p)),
+                    Playout::Tail { packet, samples } if samples > 0 => played.push(id_of(&packet)),
+                    _ => {}
+                }
+            }
+            now += 10_000;
+        }
+        (played, jb)
+    }
+
+    #[test]
+    fn lost_end_of_talkspurt_then_a_short_pause_plays_the_next_talkspurt_whole() {
+        // Three frames of pause (as between two sentences): the next talkspurt arrives while
+        // the slots after the lost end are being concealed, numbered as if the sender had gone
+        // on. Its packets are not late for that: all of them play, onset included.
+        let (played, jb) = lost_end_then_talkspurt(25);
+        // The pre-roll (24) is skipped: the caller still holds half a concealed frame, and
+        // frame 25 is due as soon as that is played.
+        let expected: Vec<u64> = (0..20).chain(25..45).collect();
+        assert_eq!(played, expected);
+        let st = jb.stats();
+        // The end packet was sent and lost; nothing else was.
+        assert_eq!((st.lost, st.late), (1, 0), "{st:?}");
+        assert!(st.concealed <= 5, "{st:?}");
+    }
+
+    #[test]
+    fn lost_end_of_talkspurt_then_concealment_gives_up_before_the_next_one_starts() {
+        // A longer pause: concealment gives up (silence) before the next talkspurt arrives,
+        // but its pre-roll is older than where the concealment's numbering got to. It still
+        // plays.
+        let (played, jb) = lost_end_then_talkspurt(26);
+        let expected: Vec<u64> = (0..20).chain(25..46).collect();
+        assert_eq!(played, expected);
+        let st = jb.stats();
+        assert_eq!((st.lost, st.late), (1, 0), "{st:?}");
+        assert_eq!(st.concealed, 5, "{st:?}");
     }
 }
