@@ -27,7 +27,8 @@
 //!   one-off spikes (they cost one FEC/PLC frame, not a permanent 100 ms), rises within a few
 //!   packets when jitter appears (a few percent of the recent mass is enough) and falls back
 //!   slowly: the histogram has to forget, and the target itself decays with a 1 s time constant.
-//!   When isolated losses are frequent (≥ 2 % of slots over 10 s), one frame of headroom is added
+//!   When isolated losses are frequent (≥ 2 % of slots over 10 s, or over the first 2 s of a
+//!   call's audio until 10 s have been played), one frame of headroom is added
 //!   so that the next packet, which carries the Opus in-band FEC for a lost one, is usually already
 //!   here: one frame of latency buys FEC instead of PLC. Bursts do not count (FEC cannot repair
 //!   them), and the headroom goes again when such losses fall below 0.5 %.
@@ -113,6 +114,13 @@ const LOSS_WINDOW_US: u64 = 3_000_000;
 /// row do not switch one frame of delay on and, three seconds later, off again (each switch costs
 /// an inserted or a dropped frame).
 const LOSS_EVENT_WINDOW_US: u64 = 10_000_000;
+/// Until the FEC-headroom window has seen this much audio, its rate is taken over this much
+/// (as if the rest had been clean): enough that one early loss does not look like a lossy
+/// link, little enough that a lossy one gets the headroom within its first two seconds of
+/// speech. Over the whole window instead, a call whose member talks in talkspurts waited for
+/// ten losses (two to five seconds of speech at 10-20 % loss), and every loss until then was
+/// concealed although the next packet, a frame later, carried its FEC.
+const LOSS_EVENT_MIN_US: u64 = 2_000_000;
 /// Capacity of a loss window's bit set.
 const LOSS_WINDOW_MAX: usize = 1_024;
 /// Rate of loss events (runs of lost slots) at which one frame of FEC headroom is added to the
@@ -489,6 +497,8 @@ pub struct JitterBuffer {
     losses: LossWindow,
     /// Starts of loss runs over the same window, for the FEC headroom.
     loss_events: LossWindow,
+    /// Slots over which the FEC-headroom rate is taken at least ([`LOSS_EVENT_MIN_US`]).
+    loss_event_min: usize,
     prev_lost: bool,
     late_run: u32,
     late_run_start: i64,
@@ -556,6 +566,7 @@ impl JitterBuffer {
             fec_headroom: false,
             losses: LossWindow::new(frames_in(LOSS_WINDOW_US) as usize),
             loss_events: LossWindow::new(frames_in(LOSS_EVENT_WINDOW_US) as usize),
+            loss_event_min: frames_in(LOSS_EVENT_MIN_US) as usize,
             prev_lost: false,
             late_run: 0,
             late_run_start: 0,
@@ -832,11 +843,12 @@ impl JitterBuffer {
     fn push_loss(&mut self, lost: bool) {
         self.losses.push(lost);
         // FEC repairs isolated losses only: a burst of ten is one event here, and buys no
-        // headroom. The rate is over the whole window (not just the slots seen so far), so the
-        // first loss of a call does not look like 100 % loss.
+        // headroom. The rate is over at least `loss_event_min` slots (not just the slots seen
+        // so far), so the first loss of a call does not look like 100 % loss.
         self.loss_events.push(lost && !self.prev_lost);
         self.prev_lost = lost;
-        let rate = f64::from(self.loss_events.lost) / self.loss_events.len as f64;
+        let seen = self.loss_events.filled.max(self.loss_event_min);
+        let rate = f64::from(self.loss_events.lost) / seen as f64;
         if rate >= FEC_HEADROOM_ON {
             self.fec_headroom = true;
         } else if rate < FEC_HEADROOM_OFF {
@@ -2845,5 +2857,49 @@ mod tests {
         let st = jb.stats();
         assert_eq!((st.lost, st.late), (1, 0), "{st:?}");
         assert_eq!(st.concealed, 5, "{st:?}");
+    }
+
+    /// Talkspurts of `talk` frames with `pause` frames between them over a link losing
+    /// `loss`; the target delay after each talkspurt.
+    fn targets_over_talkspurts(loss: f64, seed: u64, spurts: usize) -> Vec<u64> {
+        let link = Link {
+            loss,
+            ..Link::clean()
+        };
+        let mut rng = Rng::new(seed);
+        let mut s = Sender::new(F20, 100, 0);
+        let mut pkts = Vec::new();
+        for _ in 0..spurts {
+            s.talk(25, true, link, &mut rng, &mut pkts);
+            s.pause(1_000_000);
+        }
+        let mut jb = JitterBuffer::new(cfg(F20));
+        let mut targets = Vec::new();
+        run(&mut jb, &pkts, 5_000, spurts * 75, |j, jb| {
+            if j % 75 == 40 {
+                targets.push(jb.stats().target_delay_us);
+            }
+        });
+        targets
+    }
+
+    #[test]
+    fn fec_headroom_comes_within_the_first_seconds_of_speech() {
+        // Half-second talkspurts over a link losing 10 %: the frame of headroom that lets FEC
+        // repair losses comes within two seconds of speech (four talkspurts), not after the
+        // ten losses a whole 10 s window would want (which, at 10 %, take twice as long).
+        for seed in 1..=5 {
+            let targets = targets_over_talkspurts(0.10, seed, 12);
+            let first = targets.iter().position(|&t| t > 20_000);
+            assert!(first.is_some_and(|i| i < 4), "seed {seed}: {targets:?}");
+        }
+        // One loss in a call's first seconds is not a lossy link.
+        let mut s = Sender::new(F20, 0, 0);
+        let mut pkts = Vec::new();
+        s.talk(100, true, Link::clean(), &mut Rng::new(1), &mut pkts);
+        pkts.retain(|p| p.id != 10);
+        let mut jb = JitterBuffer::new(cfg(F20));
+        run(&mut jb, &pkts, 5_000, 110, |_, _| {});
+        assert_eq!(jb.stats().target_delay_us, 2_000);
     }
 }
