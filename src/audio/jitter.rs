@@ -2886,12 +2886,12 @@ mod tests {
     #[test]
     fn fec_headroom_comes_within_the_first_seconds_of_speech() {
         // Half-second talkspurts over a link losing 10 %: the frame of headroom that lets FEC
-        // repair losses comes within two seconds of speech (four talkspurts), not after the
-        // ten losses a whole 10 s window would want (which, at 10 %, take twice as long).
+        // repair losses comes within the first second of speech (two talkspurts), not after
+        // the ten losses a whole 10 s window would want (1-3.5 s of speech for these seeds).
         for seed in 1..=5 {
             let targets = targets_over_talkspurts(0.10, seed, 12);
             let first = targets.iter().position(|&t| t > 20_000);
-            assert!(first.is_some_and(|i| i < 4), "seed {seed}: {targets:?}");
+            assert!(first.is_some_and(|i| i < 2), "seed {seed}: {targets:?}");
         }
         // One loss in a call's first seconds is not a lossy link.
         let mut s = Sender::new(F20, 0, 0);
