@@ -61,6 +61,9 @@ pub(crate) struct LoopSetup {
     pub index: usize,
     /// One of the relay's sockets, all bound to the same port.
     pub socket: std::net::UdpSocket,
+    /// Shared by all loops: a packet for a connection that lands in the wrong loop (its client's
+    /// address changed) draws a stateless reset the client recognises.
+    pub endpoint_config: Arc<EndpointConfig>,
     pub server_config: ServerConfig,
     pub on_connection: OnConnection,
     pub log: Logger,
@@ -165,6 +168,7 @@ impl Driver {
         let LoopSetup {
             index,
             socket,
+            endpoint_config,
             server_config,
             on_connection,
             log,
@@ -175,7 +179,7 @@ impl Driver {
         let socket_state = UdpSocketState::new((&socket).into())?;
         let socket = UdpSocket::from_std(socket)?;
         let endpoint = Endpoint::new(
-            Arc::new(EndpointConfig::default()),
+            endpoint_config,
             Some(Arc::new(server_config)),
             !socket_state.may_fragment(),
             None,

@@ -146,6 +146,7 @@ impl Server {
         });
         // Control tasks run on the caller's runtime; the I/O loops on threads of their own.
         let runtime = tokio::runtime::Handle::current();
+        let endpoint_config = Arc::new(quinn_proto::EndpointConfig::default());
         let (commands, receivers): (Vec<_>, Vec<_>) =
             sockets.iter().map(|_| mpsc::unbounded_channel()).unzip();
         let mut io_threads = Vec::with_capacity(sockets.len());
@@ -158,6 +159,7 @@ impl Server {
             let started = Driver::spawn(LoopSetup {
                 index,
                 socket,
+                endpoint_config: endpoint_config.clone(),
                 server_config: server_config.clone(),
                 on_connection,
                 log: shared.logger.clone(),
