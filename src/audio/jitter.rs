@@ -20,7 +20,10 @@
 //!   that fastest-possible arrival a slot is played: `now − (sender time of slot + base)`. A packet
 //!   is in time exactly when its relative delay is below the buffer's delay. Measuring it this way
 //!   (rather than counting buffered packets, which itself jitters) gives a precise, smooth signal
-//!   for the drift controller and works even while no packet is buffered.
+//!   for the drift controller and works even while no packet is buffered. A new talkspurt that
+//!   arrives already far past its due time by that base (a sender whose capture paused stamps
+//!   its next talkspurt less far ahead than the pause lasted) re-learns the base from itself:
+//!   a jump of the sender's clock is not jitter.
 //! * **Target.** The target delay is a high quantile (97 %) of recent relative delays, from a
 //!   histogram with exponential forgetting (~2 s memory, primed with zero-jitter packets so the
 //!   first packets of a call do not decide alone), clamped to `[min, max]`. A quantile ignores
@@ -928,20 +931,13 @@ impl JitterBuffer {
                         return Placed::Late;
                     }
                 } else {
-                    // A new talkspurt. If it looks later than the largest delay we would ever
-                    // buffer, the sender's clock jumped (or the route changed drastically):
+                    // A new talkspurt. If it comes after a jump of the sender's clock,
                     // re-learn the base rather than declare everything late.
                     if let Some(start) = after_end {
                         self.count_lost(pkt.seq - start.seq);
                     }
                     self.unconfirmed = None;
-                    if self
-                        .base
-                        .get()
-                        .is_some_and(|b| transit - b > self.cfg.max_delay_us as i64)
-                    {
-                        self.base.reset();
-                    }
+                    self.rebase_if_jumped(transit, pre_roll);
                 }
                 self.state = State::Prebuffering { first: pkt, resume };
                 self.store(pkt, speaking, pre_roll, payload);
@@ -990,12 +986,40 @@ impl JitterBuffer {
                 if pkt.seq < next.seq || pkt.ts < next.ts {
                     return Placed::Late;
                 }
+                if self.ending && !self.contiguous(next, pkt) {
+                    // The next talkspurt, while the end of this one is still to be heard
+                    // (nothing of it is left to play): a new start, judged as in Idle.
+                    self.rebase_if_jumped(transit, pre_roll);
+                }
                 if pkt.seq >= next.seq + self.ring.len() as u64 {
                     self.overflow(pkt);
                 }
                 self.store(pkt, speaking, pre_roll, payload);
                 Placed::Stored
             }
+        }
+    }
+
+    /// A new talkspurt's first packet (`transit` as measured on arrival) that looks later than
+    /// the largest delay we would ever buffer, or already so far past its due time that
+    /// starting it would count as a stalled playout (see `try_start`), means the sender's clock
+    /// jumped or the route changed: the base is re-learned from this talkspurt. (A sender whose
+    /// capture stopped for a while stamps its next talkspurt less far ahead than the pause
+    /// lasted.) Kept, that stale base made the start skip the talkspurt's first packets as
+    /// stalled, judge the next ones late as a resumed timeline, and take the jump for jitter:
+    /// a target the jump's size (270 ms after a 640 ms pause) for seconds. The pre-roll is
+    /// judged at its own time, a frame before it was sent.
+    fn rebase_if_jumped(&mut self, transit: i64, pre_roll: bool) {
+        let sent_transit = if pre_roll {
+            transit - self.frame_us
+        } else {
+            transit
+        };
+        if self.base.get().is_some_and(|b| {
+            transit - b > self.cfg.max_delay_us as i64
+                || (sent_transit - b - self.target_us()) as f64 > CATCHUP_EXCESS_US
+        }) {
+            self.base.reset();
         }
     }
 
@@ -2901,5 +2925,80 @@ mod tests {
         let mut jb = JitterBuffer::new(cfg(F20));
         run(&mut jb, &pkts, 5_000, 110, |_, _| {});
         assert_eq!(jb.stats().target_delay_us, 2_000);
+    }
+
+    /// A sender whose capture stopped for a while (a game that paused its audio) stamps its
+    /// next talkspurt less far ahead than the pause lasted: every packet of it arrives 200 ms
+    /// later than the base measured so far says it should. That is a jump of the sender's
+    /// clock, not jitter. Whatever the phase of the caller's calls against the arrivals, the
+    /// talkspurt plays from its first frame at the usual delay, nothing late, no target raised.
+    /// (Before, the stale base made the start skip the first packets as a stalled playout,
+    /// judge the next ones late as a resumed timeline, and raise the target to the jump.)
+    #[test]
+    fn talkspurt_after_sender_clock_pause_is_not_late() {
+        for (phase_us, idle) in [1, 20, 5_000, 9_999]
+            .into_iter()
+            .flat_map(|p| [(p, false), (p, true)])
+        {
+            let mut jb = JitterBuffer::new(cfg(F20));
+            let mut caller = BlockCaller { decoded: 0 };
+            let mut seq = 0u16;
+            talkspurt_with_pre_roll(&mut jb, &mut caller, &mut seq, 1, 100, phase_us);
+            if idle {
+                // The caller goes on through the silence (the buffer goes idle), then pauses.
+                for i in 2..30 {
+                    caller.call(&mut jb, clean_arrival(100) + phase_us + i * 10_000);
+                }
+            }
+            let before = jb.stats();
+            assert!(before.target_delay_us < 10_000, "{before:?}");
+            // The next talkspurt: 2 s later on the sender's clock, 2.2 s later on the wire.
+            let (start, shift) = (201u64, 200_000u64);
+            let pre = start - 1;
+            jb.insert_pre_roll(
+                seq,
+                (pre * 960) as u32,
+                &payload(pre, 80),
+                clean_arrival(start) + shift,
+            );
+            seq = seq.wrapping_add(1);
+            let mut outs = Vec::new();
+            for k in 0..100 {
+                let frame = start + k;
+                let at = clean_arrival(frame) + shift;
+                jb.insert(seq, (frame * 960) as u32, true, &payload(frame, 80), at);
+                seq = seq.wrapping_add(1);
+                outs.extend(caller.call(&mut jb, at + phase_us));
+                outs.extend(caller.call(&mut jb, at + phase_us + 10_000));
+            }
+            let st = jb.stats();
+            let played: Vec<u64> = outs
+                .into_iter()
+                .filter_map(|o| match o {
+                    Playout::Packet(p) => Some(id_of(&p)),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(
+                played.first(),
+                Some(&start),
+                "phase {phase_us} idle {idle}: {st:?}"
+            );
+            assert!(
+                played.windows(2).all(|w| w[1] == w[0] + 1),
+                "phase {phase_us} idle {idle}"
+            );
+            assert_eq!(st.late, before.late, "phase {phase_us} idle {idle}: {st:?}");
+            assert_eq!(st.lost, before.lost, "phase {phase_us} idle {idle}: {st:?}");
+            assert_eq!(
+                st.dropped_for_drift, before.dropped_for_drift,
+                "phase {phase_us} idle {idle}"
+            );
+            assert!(
+                st.target_delay_us < 10_000,
+                "phase {phase_us} idle {idle}: {st:?}"
+            );
+            assert!(st.delay_us < 30_000, "phase {phase_us} idle {idle}: {st:?}");
+        }
     }
 }
