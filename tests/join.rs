@@ -5,7 +5,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use voipchat::{ChatState, Client, ClientConfig, ErrorCode, Event, MuteConfig, RoomType};
+use voipchat::{
+    ChatState, Client, ClientConfig, ErrorCode, Event, MuteConfig, RoomType, Server, ServerConfig,
+};
 
 fn ids(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
@@ -132,6 +134,28 @@ async fn the_timestamp_window_is_configurable() {
     c.join(signed_at("alice", "room", &fresh_nonce(), now() - 2))
         .await
         .unwrap();
+}
+
+/// A relay spreads its work over several sockets on one port (SO_REUSEPORT); that must not let
+/// a second relay started on the same port by mistake quietly take some of the clients.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_relay_on_a_taken_port_fails_to_start() {
+    let first = server_with(|c| c.io_loops = 2).await;
+    let listen = first.local_addr();
+    for io_loops in [1, 2] {
+        let second = Server::start(ServerConfig {
+            listen,
+            io_loops,
+            ..ServerConfig::default()
+        })
+        .await;
+        let error = second.err().expect("the port is taken");
+        assert_eq!(error.code, ErrorCode::InvalidArgument, "{}", error.reason);
+        assert!(error.reason.contains("cannot listen"), "{}", error.reason);
+    }
+    // The first relay is unaffected.
+    let (c, _e) = client(&first);
+    c.join(signed("alice", "room")).await.unwrap();
 }
 
 #[tokio::test]

@@ -292,6 +292,12 @@ const MAX_IO_LOOPS: usize = 64;
 /// them by address), each with large buffers (best effort). With port 0, the first socket picks
 /// the port and the others join it.
 fn bind(listen: SocketAddr, count: usize) -> std::io::Result<Vec<std::net::UdpSocket>> {
+    if count > 1 && listen.port() != 0 {
+        // SO_REUSEPORT would let this relay share the port with another process of the same
+        // user that also set it (a second relay started by mistake), each getting some of the
+        // clients. A plain bind first fails with "address in use" as a single socket would.
+        drop(std::net::UdpSocket::bind(listen)?);
+    }
     let mut sockets: Vec<std::net::UdpSocket> = Vec::with_capacity(count);
     for _ in 0..count {
         let address = match sockets.first() {
