@@ -94,6 +94,14 @@ struct Connection {
 }
 
 impl Connection {
+    /// Gives this connection (`id`) a place in the next flush, once.
+    fn mark_dirty(&mut self, id: ConnectionHandle, dirty: &mut Vec<ConnectionHandle>) {
+        if !self.dirty {
+            self.dirty = true;
+            dirty.push(id);
+        }
+    }
+
     fn report(&mut self, event: ConnectionEvent) {
         if self.lost {
             return;
@@ -285,10 +293,7 @@ impl Driver {
         };
         // A full datagram queue drops the oldest: for voice, newer beats complete.
         let queued = connection.quic.datagrams().send(datagram, true).is_ok();
-        if !connection.dirty {
-            connection.dirty = true;
-            self.dirty.push(to.handle);
-        }
+        connection.mark_dirty(to.handle, &mut self.dirty);
         queued
     }
 
@@ -510,10 +515,7 @@ impl Driver {
                 ) => {}
             }
         }
-        if !connection.dirty {
-            connection.dirty = true;
-            self.dirty.push(id);
-        }
+        connection.mark_dirty(id, &mut self.dirty);
         if readable {
             self.read_control(id);
         }
@@ -603,10 +605,7 @@ impl Driver {
             connection.finish_requested = false;
             let _ = send.finish();
         }
-        if !connection.dirty {
-            connection.dirty = true;
-            self.dirty.push(id);
-        }
+        connection.mark_dirty(id, &mut self.dirty);
         if connection.pending_bytes > MAX_PENDING_CONTROL_BYTES {
             self.log.warn(format_args!(
                 "{}: not reading its control stream",
