@@ -6,8 +6,8 @@ set -euo pipefail
 
 packages=(
     gcc             # the C test and example; cc for -sys crates
-    pkg-config      # finds libopus and ALSA for the opus and cpal crates
-    libopus-dev     # the Opus codec
+    pkg-config      # finds ALSA for the cpal crate
+    cmake           # builds libopus (with its neural concealment) from source, statically
     libasound2-dev  # ALSA, cpal's Linux backend
     valgrind        # the C ABI test runs under memcheck
     "$@"
