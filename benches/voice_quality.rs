@@ -12,11 +12,15 @@
 //! - `base5_L..`: the baseline at our encoder's settings (20 ms, 28 kbps, complexity 9, FEC
 //!   on) with the expected loss at 5 %: every frame encoded, the same frames lost,
 //!   decoded with FEC from the next packet when that arrived, else concealed; no jitter
-//!   buffer, no VAD.
+//!   buffer, no VAD; libopus's default decoder (complexity 0: classic concealment, no
+//!   enhancement).
 //! - `baseX_L..`: the same with the encoder told the true loss rate (0 % turns FEC off): a
 //!   plain libopus sender configured for this channel.
 //! - `base10_L..`: the same with the expected loss at 10 % whatever the loss: FEC always
-//!   present (libopus 1.3 at 28 kbps puts no FEC in packets when told 5 % or less).
+//!   present (libopus at 28 kbps puts no FEC in packets when told 5 % or less).
+//! - `baseXdec_L..` (a diagnostic, off with `--no-diagnostics`): `baseX` with our decoder
+//!   (`DECODER_COMPLEXITY`: deep PLC) instead of libopus's default: how
+//!   much of the difference to `baseX` is the decoder's.
 //! - `rt_L{loss}_r{rep}.wav`: the real thing as a cross-check of the offline run: the same speech
 //!   pushed in real time through a relay, the speaker's uplink UDP datagrams dropped at the
 //!   same rate by a UDP relay of ours (a different pattern: QUIC packets cannot be matched to
@@ -42,9 +46,11 @@ use std::path::{Path, PathBuf};
 use common::sim::{baseline, ours, LossPattern, Options, Outcome};
 use common::*;
 use serde_json::json;
-use voipchat::audio::codec::EncoderConfig;
+use voipchat::audio::codec::{EncoderConfig, DECODER_COMPLEXITY};
 
 const CHUNK: usize = 480;
+/// libopus's default decoder complexity: what a plain libopus receiver runs.
+const PLAIN_DECODER: u8 = 0;
 
 fn real_time_path(
     relay: &Relay,
@@ -177,16 +183,24 @@ fn main() {
                 frame_samples,
                 ..EncoderConfig::default()
             };
-            // Plain Opus told 5 %, the true rate, and 10 % (FEC always in the packets).
+            // Plain Opus told 5 %, the true rate, and 10 % (FEC always in the packets), with
+            // libopus's default decoder; and (a diagnostic) told the true rate with our decoder.
             let mut frames = (0, 0);
-            for (method, expected_loss_pct) in
-                [("base5", 5), ("baseX", loss.round() as u8), ("base10", 10)]
-            {
+            let true_rate = loss.round() as u8;
+            let mut methods = vec![
+                ("base5", 5, PLAIN_DECODER),
+                ("baseX", true_rate, PLAIN_DECODER),
+                ("base10", 10, PLAIN_DECODER),
+            ];
+            if diagnostics {
+                methods.push(("baseXdec", true_rate, DECODER_COMPLEXITY));
+            }
+            for (method, expected_loss_pct, decoder_complexity) in methods {
                 let config = EncoderConfig {
                     expected_loss_pct,
                     ..config
                 };
-                let b = baseline(&speech, config, pattern);
+                let b = baseline(&speech, config, pattern, decoder_complexity);
                 let name = format!("{method}_L{loss}_s{seed}.wav");
                 write_wav(&out.join(&name), RATE, 1, &b.audio);
                 push(name, method, loss, seed, describe(&b));

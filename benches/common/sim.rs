@@ -490,8 +490,15 @@ pub fn ours(
 /// The baseline: plain libopus with in-band FEC at the same settings, every frame encoded (no
 /// VAD), the same frames lost; a lost frame is decoded from the next packet's FEC when that
 /// packet arrived, else concealed. No jitter buffer: decoding is in frame order with the next
-/// packet always at hand, i.e. an ideal one-frame look-ahead.
-pub fn baseline(signal: &[f32], config: EncoderConfig, pattern: LossPattern) -> Outcome {
+/// packet always at hand, i.e. an ideal one-frame look-ahead. `decoder_complexity` 0 is libopus's
+/// default decoder (plain libopus); `DECODER_COMPLEXITY` is ours, with the neural concealment and
+/// enhancement.
+pub fn baseline(
+    signal: &[f32],
+    config: EncoderConfig,
+    pattern: LossPattern,
+    decoder_complexity: u8,
+) -> Outcome {
     let f = config.frame_samples;
     let mut encoder = VoiceEncoder::new(config).expect("encoder");
     let mut padded = signal.to_vec();
@@ -504,7 +511,7 @@ pub fn baseline(signal: &[f32], config: EncoderConfig, pattern: LossPattern) -> 
             buf[..n].to_vec()
         })
         .collect();
-    let mut decoder = VoiceDecoder::new(f).expect("decoder");
+    let mut decoder = VoiceDecoder::with_complexity(f, decoder_complexity).expect("decoder");
     let mut frame = vec![0.0f32; f];
     let mut audio = Vec::with_capacity(padded.len());
     let mut lost = 0;
