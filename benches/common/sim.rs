@@ -491,8 +491,7 @@ pub fn ours(
 /// VAD), the same frames lost; a lost frame is decoded from the next packet's FEC when that
 /// packet arrived, else concealed. No jitter buffer: decoding is in frame order with the next
 /// packet always at hand, i.e. an ideal one-frame look-ahead. `decoder_complexity` 0 is libopus's
-/// default decoder (plain libopus); `DECODER_COMPLEXITY` is ours, with the neural concealment and
-/// enhancement.
+/// default decoder (plain libopus); `DECODER_COMPLEXITY` is ours, with the neural concealment.
 pub fn baseline(
     signal: &[f32],
     config: EncoderConfig,

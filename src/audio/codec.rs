@@ -32,13 +32,14 @@ use opus::{Application, Bitrate, Channels, Signal};
 /// Decoder complexity [`VoiceDecoder::new`] uses. libopus (1.5+, built with its neural models)
 /// reads it as: 5 and above conceal a lost frame no FEC covers with the deep PLC model instead
 /// of pitch repetition; 6 also runs LACE, a small speech enhancer, over every decoded SILK
-/// frame; 7 runs the larger NoLACE instead.
+/// frame; 7 runs the larger NoLACE instead. This build has deep PLC only (Cargo.toml), so 6 and
+/// above act as 5.
 ///
 /// 5, measured side by side (BENCHMARKS.md, PESQ-WB and `voice_cpu`): deep PLC costs no CPU we
 /// can measure over complexity 0 (the model runs only for lost frames) and lifts speech under
-/// loss. LACE lifts it a little more, also on a clean link, but costs about 0.4 % of a core per
-/// remote speaker, 40 % more than the whole receive path, which breaks the 1 % per speaker
-/// and 5 % per full-room client budgets on this machine; NoLACE about twice that.
+/// loss. LACE lifts it a little more, also on a clean link, but one remote speaker in real time
+/// took 1.29 % of a core against 0.90 % at complexity 0, breaking the 1 % per speaker and 5 %
+/// per full-room client budgets on this machine; NoLACE 2.05 %.
 pub const DECODER_COMPLEXITY: u8 = 5;
 
 /// Measured loss (per mille) from which the encoder spends bits on FEC.
@@ -335,7 +336,7 @@ impl VoiceDecoder {
     }
 
     /// A decoder at a chosen complexity, 0..=10: 0 to 4 is libopus's classic decoder (its
-    /// default is 0), 5 adds deep PLC, 6 the LACE enhancer, 7 and above NoLACE instead.
+    /// default is 0), 5 and above add deep PLC (see [`DECODER_COMPLEXITY`]).
     pub fn with_complexity(frame_samples: usize, complexity: u8) -> Result<Self, VoipError> {
         check_frame_samples(frame_samples)?;
         if complexity > 10 {
