@@ -17,7 +17,8 @@
 //! - The decoder at complexity [`DECODER_COMPLEXITY`]: libopus's neural deep PLC conceals a
 //!   frame no FEC can bring back, where classic concealment repeats the last pitch period and
 //!   buzzes. It is in libopus 1.5 and later, built from source here with its model
-//!   (Cargo.toml); a plain libopus decoder runs at complexity 0.
+//!   (Cargo.toml); a plain libopus decoder runs at complexity 0. A game may also turn on a
+//!   speech enhancer that runs over every decoded frame ([`VoiceEnhancement`]), at a CPU cost.
 //!
 //! Everything here is sans-IO and runs on the engine's processing thread, never in the audio
 //! device callback (decoding is forbidden there: see `design.md`). Neither type allocates after
@@ -32,15 +33,68 @@ use opus::{Application, Bitrate, Channels, Signal};
 /// Decoder complexity [`VoiceDecoder::new`] uses. libopus (1.5+, built with its neural models)
 /// reads it as: 5 and above conceal a lost frame no FEC covers with the deep PLC model instead
 /// of pitch repetition; 6 also runs LACE, a small speech enhancer, over every decoded SILK
-/// frame; 7 runs the larger NoLACE instead. This build has deep PLC only (Cargo.toml), so 6 and
-/// above act as 5.
+/// frame; 7 runs the larger NoLACE instead (see [`VoiceEnhancement`], which picks those).
 ///
 /// 5, measured side by side (BENCHMARKS.md, PESQ-WB and `voice_cpu`): deep PLC costs no CPU we
 /// can measure over complexity 0 (the model runs only for lost frames) and lifts speech under
-/// loss. LACE lifts it a little more, also on a clean link, but one remote speaker in real time
-/// took 1.29 % of a core against 0.90 % at complexity 0, breaking the 1 % per speaker and 5 %
-/// per full-room client budgets on this machine; NoLACE 2.05 %.
+/// loss. The enhancers run on every frame and cost more than the 1 % per speaker and 5 % per
+/// full-room client budgets allow on this machine, so they are a game's choice, not the default.
 pub const DECODER_COMPLEXITY: u8 = 5;
+
+/// Speech enhancement a receiver runs over every decoded frame: libopus's OSCE post-filters
+/// (LACE and NoLACE), small neural networks trained to undo SILK's coding artefacts. They make
+/// speech clearer on a clean link and under loss alike (PESQ-WB, BENCHMARKS.md), at a CPU cost
+/// per remote speaker paid on every frame, not only on lost ones; so the default is
+/// [`Off`](Self::Off) and a game turns them on where it can afford them: one-to-one calls,
+/// small squads, machines with cores to spare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VoiceEnhancement {
+    /// No enhancer; lost frames still get deep PLC ([`DECODER_COMPLEXITY`]).
+    #[default]
+    Off = 0,
+    /// LACE: roughly doubles the decoder's CPU.
+    Light = 1,
+    /// NoLACE: the larger model, about three times the decoder's CPU, the clearest speech.
+    Strong = 2,
+}
+
+impl VoiceEnhancement {
+    /// Every level, in the order of their C ABI numbers (`VOIP_ENHANCEMENT_*`).
+    pub const ALL: [VoiceEnhancement; 3] = [Self::Off, Self::Light, Self::Strong];
+
+    /// The level a C ABI number names; `InvalidArgument` for any other number.
+    pub fn from_level(level: i32) -> Result<Self, VoipError> {
+        usize::try_from(level)
+            .ok()
+            .and_then(|i| Self::ALL.get(i).copied())
+            .ok_or_else(|| {
+                VoipError::new(
+                    ErrorCode::InvalidArgument,
+                    format!(
+                        "voice enhancement {level} is not a level: 0 (off), 1 (light) or 2 (strong)"
+                    ),
+                )
+            })
+    }
+
+    /// The name statistics and logs use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Light => "light",
+            Self::Strong => "strong",
+        }
+    }
+
+    /// The libopus decoder complexity that runs this level (deep PLC included in each).
+    pub fn decoder_complexity(self) -> u8 {
+        match self {
+            Self::Off => DECODER_COMPLEXITY,
+            Self::Light => 6,
+            Self::Strong => 7,
+        }
+    }
+}
 
 /// Measured loss (per mille) from which the encoder spends bits on FEC.
 const FEC_FROM_PERMILLE: u16 = 10;
@@ -353,6 +407,14 @@ impl VoiceDecoder {
         Ok(Self { dec, frame_samples })
     }
 
+    /// Switches the enhancer on the next decoded frame; the stream's history is kept, so there
+    /// is no gap or click.
+    pub fn set_enhancement(&mut self, enhancement: VoiceEnhancement) -> Result<(), VoipError> {
+        self.dec
+            .set_complexity(enhancement.decoder_complexity())
+            .map_err(|e| decoder_error("opus decoder complexity", e))
+    }
+
     /// Samples per concealed or FEC-recovered frame.
     pub fn frame_samples(&self) -> usize {
         self.frame_samples
@@ -658,6 +720,81 @@ mod tests {
             largest_difference > 1e-3,
             "complexity {DECODER_COMPLEXITY} conceals like complexity 0 (largest difference \
              {largest_difference}): is libopus built with its models?"
+        );
+    }
+
+    #[test]
+    fn each_enhancer_is_built_in_and_can_be_switched_mid_stream() {
+        // Without the OSCE models compiled in (the `osce` feature), libopus decodes at 6 and 7
+        // exactly as at 5: then a game's setting would do nothing, silently.
+        let input = speech_like(SAMPLE_RATE as usize);
+        let mut enc = VoiceEncoder::new(EncoderConfig::default()).unwrap();
+        let packets = encode_all(&mut enc, &input);
+        let decode_switching_at_10 = |to: VoiceEnhancement| {
+            let mut dec = VoiceDecoder::new(FRAME).unwrap();
+            let mut buf = [0.0f32; FRAME];
+            let mut out = Vec::new();
+            for (i, p) in packets.iter().enumerate() {
+                if i == 10 {
+                    dec.set_enhancement(to).unwrap();
+                }
+                assert_eq!(dec.decode(p, &mut buf).unwrap(), FRAME);
+                out.extend_from_slice(&buf);
+            }
+            assert!(out.iter().all(|s| s.is_finite() && s.abs() <= 2.0));
+            out
+        };
+        let decoded = VoiceEnhancement::ALL.map(decode_switching_at_10);
+        for (i, a) in decoded.iter().enumerate() {
+            for (j, b) in decoded.iter().enumerate().skip(i + 1) {
+                let before_the_switch = a[..10 * FRAME]
+                    .iter()
+                    .zip(&b[..10 * FRAME])
+                    .all(|(x, y)| x == y);
+                assert!(
+                    before_the_switch,
+                    "levels {i} and {j} differ before the switch"
+                );
+                let largest_difference = a[10 * FRAME..]
+                    .iter()
+                    .zip(&b[10 * FRAME..])
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(
+                    largest_difference > 1e-3,
+                    "enhancement levels {i} and {j} decode alike (largest difference \
+                     {largest_difference}): is libopus built with its OSCE models?"
+                );
+                // An enhancer reshapes detail; it does not change what was said.
+                let similar = correlation(&a[10 * FRAME..], &b[10 * FRAME..]);
+                assert!(similar > 0.8, "levels {i} and {j}: correlation {similar}");
+            }
+        }
+    }
+
+    #[test]
+    fn enhancement_levels_from_the_c_abi() {
+        assert_eq!(
+            VoiceEnhancement::from_level(0).unwrap(),
+            VoiceEnhancement::Off
+        );
+        assert_eq!(
+            VoiceEnhancement::from_level(1).unwrap(),
+            VoiceEnhancement::Light
+        );
+        assert_eq!(
+            VoiceEnhancement::from_level(2).unwrap(),
+            VoiceEnhancement::Strong
+        );
+        for bad in [-1, 3, i32::MAX, i32::MIN] {
+            let e = VoiceEnhancement::from_level(bad).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidArgument);
+            assert!(e.reason.contains(&bad.to_string()), "{}", e.reason);
+        }
+        assert_eq!(VoiceEnhancement::default(), VoiceEnhancement::Off);
+        assert_eq!(
+            VoiceEnhancement::Off.decoder_complexity(),
+            DECODER_COMPLEXITY
         );
     }
 
