@@ -225,6 +225,14 @@ typedef struct {
   VoipResultFn complete;
 } VoipCallbacks;
 
+/**
+ * Speech enhancement over every remote member's voice (`voip_set_voice_enhancement`): off
+ * (the default; lost frames are still concealed by deep PLC), light (LACE) or strong (NoLACE).
+ * Clearer speech on any link, lossy ones included, for CPU on every frame of every remote
+ * speaker: meant for one-to-one calls and small squads (costs in the README).
+ */
+typedef int32_t VoipVoiceEnhancement;
+
 typedef void (*VoipStateFn)(VoipState code, const char *data_json, void *user_data);
 
 /**
@@ -294,6 +302,12 @@ typedef struct {
 #define VOIP_LOG_INFO 2
 
 #define VOIP_LOG_DEBUG 3
+
+#define VOIP_ENHANCEMENT_OFF 0
+
+#define VOIP_ENHANCEMENT_LIGHT 1
+
+#define VOIP_ENHANCEMENT_STRONG 2
 
 #ifdef __cplusplus
 extern "C" {
@@ -427,6 +441,14 @@ int32_t voip_exit(VoipCallbacks callbacks, void *user_data);
 int32_t voip_update_mute_config(const VoipMuteConfig *mute_config,
                                 VoipCallbacks callbacks,
                                 void *user_data);
+
+/**
+ * Turns a speech enhancer on or off for every remote member's voice: `VOIP_ENHANCEMENT_OFF`
+ * (default), `_LIGHT` or `_STRONG`. Takes effect on each member's next frame, without a gap,
+ * and stays for later calls until changed or `voip_shutdown`. Returns 0, or -1001 (not
+ * initialized, or not a level).
+ */
+int32_t voip_set_voice_enhancement(VoipVoiceEnhancement level);
 
 /**
  * `wx.onVoIPChatMembersChanged`: the full list of members still in the call, on every join

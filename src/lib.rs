@@ -14,6 +14,7 @@ pub mod net;
 pub mod server;
 pub mod types;
 
+pub use audio::codec::VoiceEnhancement;
 pub use client::{AudioConfig, AudioMode, ChatState, Client, ClientConfig, Event, JoinParams};
 pub use error::{ErrorCode, VoipError};
 pub use server::{Server, ServerConfig};

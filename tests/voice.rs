@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::signal::*;
 use common::udp_proxy::{Impairment, UdpProxy};
 use common::*;
-use voipchat::{Client, ClientConfig, Event, MuteConfig};
+use voipchat::{Client, ClientConfig, Event, MuteConfig, VoiceEnhancement};
 
 const RATE: u32 = 48_000;
 
@@ -142,6 +142,39 @@ async fn what_a_says_b_hears_aligned_and_recognisable() {
         correlation > 0.8,
         "pull_member: correlation {correlation} at lag {lag}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_strong_enhancer_speech_stays_aligned_recognisable_and_smooth() {
+    let server = server().await;
+    let (call, _events) = join_call(&["alice", "bob"], || config_for(&server)).await;
+    call.clients[1]
+        .set_voice_enhancement(VoiceEnhancement::Strong)
+        .unwrap();
+    let speech = speech_like(3.0, 140.0, RATE);
+    let (call, heard) = run(call, vec![speech.clone()], 3.6, vec![]).await;
+    let (lag, correlation) = align_from(&speech, &heard.mix[1], RATE as usize, RATE as usize / 5);
+    let stats: serde_json::Value = serde_json::from_str(&call.clients[1].stats_json()).unwrap();
+    println!(
+        "alice -> bob (NoLACE): delay {:.1} ms, correlation {correlation:.3}",
+        lag as f32 / 48.0
+    );
+    assert_eq!(stats["voiceEnhancement"], "strong");
+    assert!(correlation > 0.8, "correlation {correlation} at lag {lag}");
+    assert!(
+        lag < RATE as usize / 10,
+        "delay {lag} samples is over 100 ms"
+    );
+    assert_eq!(
+        dropouts(
+            &speech[RATE as usize..],
+            &heard.mix[1][RATE as usize..],
+            lag,
+            RATE
+        ),
+        0
+    );
+    assert_eq!(clicks(&heard.mix[1], 0.25), 0, "clicks in the output");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

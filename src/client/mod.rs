@@ -18,6 +18,7 @@ pub use media::{AudioConfig, AudioMode};
 
 use media::Media;
 
+use crate::audio::codec::VoiceEnhancement;
 use crate::error::{ErrorCode, VoipError};
 use crate::log::Logger;
 use crate::net::tls::Liveness;
@@ -225,6 +226,13 @@ impl Client {
         self.shared
             .media
             .pull_member(open_id, out, sample_rate, channels)
+    }
+
+    /// The speech enhancer run over every remote member's voice ([`VoiceEnhancement`]): from
+    /// their next frame on if in a call, and in later calls. Costs CPU per remote speaker on
+    /// every frame; off by default.
+    pub fn set_voice_enhancement(&self, enhancement: VoiceEnhancement) -> Result<(), VoipError> {
+        self.shared.media.set_voice_enhancement(enhancement)
     }
 
     /// The call's statistics as a JSON object: what was sent; per member, packets received,

@@ -12,6 +12,7 @@ use super::dispatch::{Dispatcher, Job};
 use super::strings;
 use super::types::*;
 use super::{catch, set_last_error};
+use crate::audio::codec::VoiceEnhancement;
 use crate::client::{
     AudioConfig, AudioMode, ChatState, Client, ClientConfig, Completion, Event, JoinParams,
 };
@@ -559,6 +560,30 @@ pub unsafe extern "C" fn voip_update_mute_config(
             sdk.client.update_mute_config_with(mute, reply.completion())
         },
     )
+}
+
+/// Turns a speech enhancer on or off for every remote member's voice: `VOIP_ENHANCEMENT_OFF`
+/// (default), `_LIGHT` or `_STRONG`. Takes effect on each member's next frame, without a gap,
+/// and stays for later calls until changed or `voip_shutdown`. Returns 0, or -1001 (not
+/// initialized, or not a level).
+#[no_mangle]
+pub extern "C" fn voip_set_voice_enhancement(level: VoipVoiceEnhancement) -> i32 {
+    catch(|| {
+        let enhancement = VoiceEnhancement::from_level(level)?;
+        let sdk = sdk();
+        let sdk = sdk.as_ref().ok_or_else(|| {
+            VoipError::new(
+                ErrorCode::InvalidArgument,
+                "not initialized: call voip_init first",
+            )
+        })?;
+        sdk.client.set_voice_enhancement(enhancement)?;
+        Ok(VOIP_OK)
+    })
+    .unwrap_or_else(|e| {
+        set_last_error(&e.reason);
+        e.code.as_i32()
+    })
 }
 
 fn set_listener<F>(

@@ -35,6 +35,15 @@ pub const VOIP_LOG_WARN: VoipLogLevel = 1;
 pub const VOIP_LOG_INFO: VoipLogLevel = 2;
 pub const VOIP_LOG_DEBUG: VoipLogLevel = 3;
 
+/// Speech enhancement over every remote member's voice (`voip_set_voice_enhancement`): off
+/// (the default; lost frames are still concealed by deep PLC), light (LACE) or strong (NoLACE).
+/// Clearer speech on any link, lossy ones included, for CPU on every frame of every remote
+/// speaker: meant for one-to-one calls and small squads (costs in the README).
+pub type VoipVoiceEnhancement = i32;
+pub const VOIP_ENHANCEMENT_OFF: VoipVoiceEnhancement = 0;
+pub const VOIP_ENHANCEMENT_LIGHT: VoipVoiceEnhancement = 1;
+pub const VOIP_ENHANCEMENT_STRONG: VoipVoiceEnhancement = 2;
+
 /// Error codes (`err_code`): WeChat's, then ours.
 pub const VOIP_OK: i32 = 0;
 /// Already in a room, or joining one.

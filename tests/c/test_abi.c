@@ -1334,6 +1334,35 @@ static void case_external_audio(void) {
     EXPECT_OK(exit_call("exit", VOIP_OK), "exitVoIPChat:ok");
 }
 
+static bool stats_contain(const char *text) {
+    static char stats[4096];
+    return voip_stats_json(stats, sizeof stats, NULL) == VOIP_OK && strstr(stats, text) != NULL;
+}
+
+/* The opt-in speech enhancer: refused before voip_init and for a made-up level (nothing
+ * changes then), set before a join and changed during the call, reported by the statistics. */
+static void case_voice_enhancement(void) {
+    CHECK_INT(voip_set_voice_enhancement(VOIP_ENHANCEMENT_STRONG), VOIP_ERR_INVALID_ARGUMENT);
+    CHECK_STR(voip_last_error_message(), "not initialized: call voip_init first");
+    VoipConfig config = base_config();
+    if (!sdk_up(&config)) return;
+    CHECK(stats_contain("\"voiceEnhancement\":\"off\""));
+    CHECK_INT(voip_set_voice_enhancement(VOIP_ENHANCEMENT_LIGHT), VOIP_OK);
+    static JoinReq j;
+    join_and_wait(&j, "alice", "enhancement");
+    CHECK(stats_contain("\"voiceEnhancement\":\"light\""));
+    CHECK_INT(voip_set_voice_enhancement(VOIP_ENHANCEMENT_STRONG), VOIP_OK);
+    CHECK(stats_contain("\"voiceEnhancement\":\"strong\""));
+    CHECK_INT(voip_set_voice_enhancement(3), VOIP_ERR_INVALID_ARGUMENT);
+    CHECK_STR(voip_last_error_message(),
+              "voice enhancement 3 is not a level: 0 (off), 1 (light) or 2 (strong)");
+    CHECK_INT(voip_set_voice_enhancement(-1), VOIP_ERR_INVALID_ARGUMENT);
+    CHECK(stats_contain("\"voiceEnhancement\":\"strong\""));
+    CHECK_INT(voip_set_voice_enhancement(VOIP_ENHANCEMENT_OFF), VOIP_OK);
+    CHECK(stats_contain("\"voiceEnhancement\":\"off\""));
+    EXPECT_OK(exit_call("exit", VOIP_OK), "exitVoIPChat:ok");
+}
+
 static void run_case(const char *name, void (*fn)(void)) {
     g_case = name;
     int first_call = g_call_count;
@@ -1400,6 +1429,7 @@ static void run_suite(VoipDispatch mode) {
     RUN(case_poll_runs_callbacks_only_inside_poll);
     RUN(case_failed_init_leaves_no_thread);
     RUN(case_external_audio);
+    RUN(case_voice_enhancement);
     RUN(case_shutdown_inside_callback); /* last: it ends the SDK from inside a callback */
 }
 

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::audio::codec::expected_loss_for;
+use crate::audio::codec::{expected_loss_for, VoiceEnhancement};
 use crate::audio::resample::{CaptureConverter, PlaybackConverter};
 use crate::audio::{frame_samples, SAMPLE_RATE};
 use crate::error::{ErrorCode, VoipError};
@@ -132,6 +132,8 @@ impl OutputTap {
 
 struct PlaybackSide {
     playback: Option<Playback>,
+    /// The game's choice, kept across calls.
+    enhancement: VoiceEnhancement,
     mix: Option<OutputTap>,
     members: HashMap<String, OutputTap>,
     mono: Vec<f32>,
@@ -191,6 +193,7 @@ impl Media {
             }),
             playback: Mutex::new(PlaybackSide {
                 playback: None,
+                enhancement: VoiceEnhancement::default(),
                 mix: None,
                 members: HashMap::new(),
                 mono: Vec::new(),
@@ -238,9 +241,22 @@ impl Media {
             capture.connection = Some(connection);
         }
         let mut playback = lock(&self.playback);
+        let enhancement = playback.enhancement;
         let stream = playback.playback.get_or_insert_with(Playback::new);
+        stream.set_enhancement(enhancement)?;
         stream.set_members(members, me);
         Ok(())
+    }
+
+    /// The speech enhancer every remote member's stream runs, from its next frame on; kept for
+    /// later calls.
+    pub fn set_voice_enhancement(&self, enhancement: VoiceEnhancement) -> Result<(), VoipError> {
+        let mut side = lock(&self.playback);
+        side.enhancement = enhancement;
+        match side.playback.as_mut() {
+            Some(playback) => playback.set_enhancement(enhancement),
+            None => Ok(()),
+        }
     }
 
     pub fn set_members(&self, members: &[(u32, String)], me: Option<u32>) {
@@ -464,11 +480,11 @@ impl Media {
                 lookahead,
             )
         };
-        let members: Vec<MemberStats> = lock(&self.playback)
-            .playback
-            .as_ref()
-            .map(|p| p.stats())
-            .unwrap_or_default();
+        let (members, enhancement): (Vec<MemberStats>, _) = {
+            let side = lock(&self.playback);
+            let members = side.playback.as_ref().map(|p| p.stats());
+            (members.unwrap_or_default(), side.enhancement)
+        };
         let ms = |us: u64| us as f64 / 1000.0;
         let members: serde_json::Map<String, serde_json::Value> = members
             .into_iter()
@@ -494,6 +510,7 @@ impl Media {
             "codecLookaheadMs": lookahead as f64 * 1000.0 / f64::from(SAMPLE_RATE),
             "sent": { "frames": sent.frames, "packets": sent.packets_sent, "bytes": sent.bytes_sent },
             "speaking": self.local_speaking.load(Ordering::SeqCst),
+            "voiceEnhancement": enhancement.as_str(),
             "members": members,
         })
         .to_string()

@@ -7,10 +7,11 @@
 
 use std::collections::VecDeque;
 
-use crate::audio::codec::{packet_frame_samples, VoiceDecoder};
+use crate::audio::codec::{packet_frame_samples, VoiceDecoder, VoiceEnhancement};
 use crate::audio::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 use crate::audio::mixer::Limiter;
 use crate::audio::SAMPLE_RATE;
+use crate::error::VoipError;
 use crate::net::media::AudioHeader;
 
 /// A member counts as speaking for this long after their last packet flagged as speech, so
@@ -46,13 +47,15 @@ struct Decoding {
 }
 
 impl Decoding {
-    fn new(frame_samples: usize) -> Option<Self> {
+    fn new(frame_samples: usize, enhancement: VoiceEnhancement) -> Option<Self> {
+        let mut decoder = VoiceDecoder::new(frame_samples).ok()?;
+        decoder.set_enhancement(enhancement).ok()?;
         Some(Self {
             jitter: JitterBuffer::new(JitterConfig {
                 frame_samples,
                 ..JitterConfig::default()
             }),
-            decoder: VoiceDecoder::new(frame_samples).ok()?,
+            decoder,
             frame: vec![0.0; frame_samples],
         })
     }
@@ -77,7 +80,13 @@ impl MemberStream {
         }
     }
 
-    fn insert(&mut self, header: AudioHeader, payload: &[u8], now_us: u64) {
+    fn insert(
+        &mut self,
+        header: AudioHeader,
+        payload: &[u8],
+        now_us: u64,
+        enhancement: VoiceEnhancement,
+    ) {
         let Some(frame_samples) = packet_frame_samples(payload) else {
             self.decode_errors += 1;
             return;
@@ -86,7 +95,7 @@ impl MemberStream {
             if let Some(old) = self.decoding.take() {
                 self.earlier = add_stats(self.earlier, old.jitter.stats());
             }
-            self.decoding = Decoding::new(frame_samples);
+            self.decoding = Decoding::new(frame_samples, enhancement);
         }
         let Some(decoding) = self.decoding.as_mut() else {
             return;
@@ -221,6 +230,7 @@ pub struct Playback {
     members: Vec<MemberStream>,
     limiter: Limiter,
     member_audio: Vec<f32>,
+    enhancement: VoiceEnhancement,
 }
 
 impl Playback {
@@ -229,7 +239,22 @@ impl Playback {
             members: Vec::new(),
             limiter: Limiter::new(SAMPLE_RATE),
             member_audio: Vec::with_capacity(4 * 960),
+            enhancement: VoiceEnhancement::default(),
         }
+    }
+
+    /// Runs `enhancement` on every member's stream from their next frame on, and on streams
+    /// that start later.
+    pub fn set_enhancement(&mut self, enhancement: VoiceEnhancement) -> Result<(), VoipError> {
+        self.enhancement = enhancement;
+        for decoding in self.members.iter_mut().filter_map(|m| m.decoding.as_mut()) {
+            decoding.decoder.set_enhancement(enhancement)?;
+        }
+        Ok(())
+    }
+
+    pub fn enhancement(&self) -> VoiceEnhancement {
+        self.enhancement
     }
 
     /// Follows the room's member list: new members get a stream, departed ones lose theirs,
@@ -249,7 +274,7 @@ impl Playback {
     /// Files a received frame with its member's jitter buffer; unknown sources are ignored.
     pub fn insert(&mut self, source: u32, header: AudioHeader, payload: &[u8], now_us: u64) {
         if let Some(member) = self.members.iter_mut().find(|m| m.source == source) {
-            member.insert(header, payload, now_us);
+            member.insert(header, payload, now_us, self.enhancement);
         }
     }
 
