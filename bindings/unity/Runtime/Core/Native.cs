@@ -66,6 +66,9 @@ namespace VoipChatSdk.Interop
         public const int VOIP_LOG_WARN = 1;
         public const int VOIP_LOG_INFO = 2;
         public const int VOIP_LOG_DEBUG = 3;
+        public const int VOIP_ENHANCEMENT_OFF = 0;
+        public const int VOIP_ENHANCEMENT_LIGHT = 1;
+        public const int VOIP_ENHANCEMENT_STRONG = 2;
 
         // ---- callback types -------------------------------------------------------------
 
@@ -203,6 +206,9 @@ namespace VoipChatSdk.Interop
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         public static extern int voip_update_mute_config(ref VoipMuteConfig mute_config, VoipCallbacks callbacks, IntPtr user_data);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int voip_set_voice_enhancement(int level);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         public static extern int voip_on_members_changed(IntPtr listener, IntPtr user_data);

@@ -46,6 +46,23 @@ namespace VoipChatSdk
         Debug = Native.VOIP_LOG_DEBUG,
     }
 
+    /// <summary>
+    /// A speech enhancer over every remote member's voice (<see cref="VoipChat.SetVoiceEnhancement"/>):
+    /// clearer speech on clean and lossy links alike, for CPU on every frame of every remote
+    /// speaker. Meant for one-to-one calls and small squads; costs in the package README.
+    /// </summary>
+    public enum VoiceEnhancement
+    {
+        /// <summary>The default: no enhancer (lost frames are still concealed by deep PLC).</summary>
+        Off = Native.VOIP_ENHANCEMENT_OFF,
+
+        /// <summary>LACE, the small enhancer.</summary>
+        Light = Native.VOIP_ENHANCEMENT_LIGHT,
+
+        /// <summary>NoLACE, the larger one: the clearest speech, the most CPU.</summary>
+        Strong = Native.VOIP_ENHANCEMENT_STRONG,
+    }
+
     /// <summary>The <c>errCode</c> values (WeChat's, then voipchat's).</summary>
     public static class ErrorCodes
     {

@@ -313,6 +313,21 @@ namespace VoipChatSdk
             return Start(call, (callbacks, userData) => Native.voip_update_mute_config(ref mute, callbacks, userData));
         }
 
+        /// <summary>
+        /// Turns a speech enhancer on or off for every remote member's voice, from each one's
+        /// next frame (no gap), in this call and later ones until changed or <see cref="Shutdown"/>.
+        /// Throws <see cref="VoipChatException"/> (-1001) before <see cref="Initialize"/> or for a
+        /// value that is not a <see cref="VoiceEnhancement"/>.
+        /// </summary>
+        public static void SetVoiceEnhancement(VoiceEnhancement level)
+        {
+            int code = Native.voip_set_voice_enhancement((int)level);
+            if (code != ErrorCodes.Ok)
+            {
+                throw new VoipChatException(code, "voip_set_voice_enhancement failed: " + LastErrorMessage());
+            }
+        }
+
         // ---- engine audio (EXTERNAL mode; safe on the audio thread, allocation-free) --------
 
         /// <summary>

@@ -85,7 +85,8 @@ namespace VoipChatSdk.Tests
             Test("-1: a second join while in the room fails (callback and Task)", SecondJoinFails);
             Test("UpdateMuteConfigAsync: ok; an awaiting method resumes on the poll thread", UpdateMuteConfig);
             Test("speakers-changed: the local player speaks through PushCapture", LocalSpeakers);
-            Test("a second client process: members-changed, its speech in speakers-changed and PullMember", SecondClientProcess);
+            Test("SetVoiceEnhancement: each level while in the call, stats say which; an undefined level throws -1001; left on Strong", VoiceEnhancementLevels);
+            Test("a second client process: members-changed, its speech (through the Strong enhancer) in speakers-changed and PullMember", SecondClientProcess);
             Test("events follow the poll driver to whichever thread calls Poll", EventsFollowThePollThread);
             Test("exit: ExitAsync resolves, state LEFT, members cleared; exiting again throws -1005", ExitRoom);
             Test("rejoin after exit, with a non-ASCII openId and groupId; a string with a NUL is refused", RejoinUnicode);
@@ -456,6 +457,27 @@ namespace VoipChatSdk.Tests
             SameList(new string[0], speakers[speakers.Count - 1].Result.OpenIdList, "last speakers list (silence)");
             SameList(new string[0], VoipChat.Speakers, "VoipChat.Speakers");
             AllOnMainThread(mark);
+        }
+
+        static void VoiceEnhancementLevels()
+        {
+            foreach (var level in new[] { VoiceEnhancement.Light, VoiceEnhancement.Off, VoiceEnhancement.Strong })
+            {
+                VoipChat.SetVoiceEnhancement(level);
+                string want = "\"voiceEnhancement\":\"" + level.ToString().ToLowerInvariant() + "\"";
+                Check(VoipChat.StatsJson().Contains(want), "stats after " + level + ": " + VoipChat.StatsJson());
+            }
+            try
+            {
+                VoipChat.SetVoiceEnhancement((VoiceEnhancement)7);
+                Check(false, "level 7 was accepted");
+            }
+            catch (VoipChatException e)
+            {
+                Equal(ErrorCodes.InvalidArgument, e.ErrCode, "ErrCode for level 7");
+                Check(e.ErrMsg.Contains("not a level"), "ErrMsg: " + e.ErrMsg);
+            }
+            Check(VoipChat.StatsJson().Contains("\"voiceEnhancement\":\"strong\""), "a refused level changes nothing");
         }
 
         static void SecondClientProcess()
