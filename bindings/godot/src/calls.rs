@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use voipchat::client::Completion;
 use voipchat::log::Logger;
-use voipchat::{AudioConfig, AudioMode, ChatState, Client, ClientConfig, ErrorCode, VoipError};
+use voipchat::{
+    AudioConfig, AudioMode, ChatState, Client, ClientConfig, ErrorCode, VoiceEnhancement, VoipError,
+};
 
 use crate::options::{self, Connection, NodeSettings};
 use crate::outcome::{CallView, Message};
@@ -26,6 +28,8 @@ pub struct Calls {
     /// The client, and the connection it was made for.
     client: Option<(Connection, Client)>,
     view: CallView,
+    /// The game's choice, given to every client made.
+    enhancement: VoiceEnhancement,
 }
 
 impl Default for Calls {
@@ -48,7 +52,24 @@ impl Calls {
             runtime: None,
             client: None,
             view: CallView::default(),
+            enhancement: VoiceEnhancement::default(),
         }
+    }
+
+    /// The speech enhancer over remote members' voices: at once in a call, and in later calls.
+    pub fn set_voice_enhancement(
+        &mut self,
+        enhancement: VoiceEnhancement,
+    ) -> Result<(), VoipError> {
+        self.enhancement = enhancement;
+        match &self.client {
+            Some((_, client)) => client.set_voice_enhancement(enhancement),
+            None => Ok(()),
+        }
+    }
+
+    pub fn voice_enhancement(&self) -> VoiceEnhancement {
+        self.enhancement
     }
 
     /// Starts a join. Its outcome, failure included, is queued for a later [`Calls::drain`],
@@ -176,6 +197,7 @@ impl Calls {
                     let _ = sender.send(Message::Event(event));
                 }),
             )?;
+            client.set_voice_enhancement(self.enhancement)?;
             self.client = Some((connection.clone(), client));
         }
         Ok(&self.client.as_ref().expect("set above").1)

@@ -111,6 +111,9 @@ fn two_players_join_talk_and_leave() {
         .expect("relay starts");
 
     let (mut alice, mut bob) = (Calls::new(), Calls::new());
+    // Bob hears through the strongest enhancer, chosen before his client exists.
+    bob.set_voice_enhancement(voipchat::VoiceEnhancement::Strong)
+        .unwrap();
     let (mut alice_seen, mut bob_seen) = (Vec::new(), Vec::new());
     let is_join = |m: &Message| matches!(m, Message::Join(_));
 
@@ -183,6 +186,13 @@ fn two_players_join_talk_and_leave() {
         tail(&alice_heard)
     );
     assert!(tail(&bob_heard) > 0.02, "bob does not hear alice");
+    assert_eq!(
+        bob.stats()
+            .as_dict()
+            .and_then(|d| d.get("voiceEnhancement")),
+        Some(&Value::String("strong".into())),
+        "bob's client took the enhancement set before it was made"
+    );
     assert!(
         tail(&alice_heard) < 0.005,
         "alice hears something from a silent bob"
