@@ -16,8 +16,10 @@
 //!    `stats_json` (`sent.bytes`: Opus payload plus our 8-byte header); QUIC's share from the
 //!    UDP payload counted over the same interval; UDP and IP headers added per datagram.
 //!
-//! `cargo bench --bench voice_cpu -- [--reps N] [--seconds S] [--speech file.wav]`
-//! (`--speech`: 48 kHz mono speech to talk with; default the synthetic voice).
+//! `cargo bench --bench voice_cpu -- [--reps N] [--seconds S] [--speech file.wav]
+//! [--enhancement off|light|strong]`
+//! (`--speech`: 48 kHz mono speech to talk with; default the synthetic voice; `--enhancement`:
+//! the listeners' speech enhancer, a game's setting, off by default).
 
 mod common;
 
@@ -27,7 +29,7 @@ use std::time::{Duration, Instant};
 use common::sim::{downlink, Capture, Listener};
 use common::*;
 use voipchat::client::media::CapturePipeline;
-use voipchat::Client;
+use voipchat::{Client, VoiceEnhancement};
 
 const CHUNK: usize = 480;
 
@@ -57,7 +59,12 @@ fn talk(speech: &Option<Vec<f32>>, who: usize, seconds: f64) -> Vec<f32> {
 // ---------------------------------------------------------------------------------------------
 
 /// (CPU % of one core, wall % ) for one listener receiving `speakers` members for `seconds`.
-fn offline_receive(speech: &Option<Vec<f32>>, speakers: usize, seconds: f64) -> (f64, f64) {
+fn offline_receive(
+    speech: &Option<Vec<f32>>,
+    speakers: usize,
+    seconds: f64,
+    enhancement: VoiceEnhancement,
+) -> (f64, f64) {
     // Encode every member's talk into per-step datagrams (arriving 1 ms after sending).
     let steps = (seconds * 100.0) as usize;
     let mut per_step: Vec<Vec<Vec<u8>>> = vec![Vec::new(); steps + 1];
@@ -74,6 +81,10 @@ fn offline_receive(speech: &Option<Vec<f32>>, speakers: usize, seconds: f64) -> 
         }
     }
     let mut listener = Listener::new(speakers);
+    listener
+        .playback
+        .set_enhancement(enhancement)
+        .expect("enhancement");
     let mut out = vec![0.0f32; CHUNK];
     let (cpu0, wall0) = (thread_cpu_ns(), Instant::now());
     for (step, arrivals) in per_step.iter().enumerate().take(steps) {
@@ -127,10 +138,17 @@ fn real_time_room(
     members: usize,
     talkers: usize,
     seconds: f64,
+    enhancement: VoiceEnhancement,
 ) -> (Vec<ThreadCost>, f64) {
     let room = relay.fresh_room();
     let clients: Vec<Arc<Client>> = (0..members)
-        .map(|i| Arc::new(relay.join(&format!("member{i}"), &room, 20, None)))
+        .map(|i| {
+            let client = relay.join(&format!("member{i}"), &room, 20, None);
+            client
+                .set_voice_enhancement(enhancement)
+                .expect("enhancement");
+            Arc::new(client)
+        })
         .collect();
     let steps = (seconds * 100.0) as usize;
     let barrier = Arc::new(Barrier::new(members + 1));
@@ -253,6 +271,13 @@ fn main() {
         );
         s
     });
+    let enhancement = match args.value("--enhancement") {
+        None => VoiceEnhancement::Off,
+        Some(name) => VoiceEnhancement::ALL
+            .into_iter()
+            .find(|e| e.as_str() == name)
+            .unwrap_or_else(|| panic!("--enhancement: {name} is not off, light or strong")),
+    };
     let source = if speech.is_some() {
         "speech file"
     } else {
@@ -260,7 +285,10 @@ fn main() {
     };
     println!("voice_cpu: CPU per remote speaker and per client; bits on the wire");
     println!("machine: {}; load average at start: {}", machine(), load());
-    println!("talking with: {source}; {reps} repetitions; 20 ms frames unless said");
+    println!(
+        "talking with: {source}; {reps} repetitions; 20 ms frames unless said; listeners' voice enhancement: {}",
+        enhancement.as_str()
+    );
 
     // 1. Offline.
     let offline_s = if bench { 60.0 } else { 1.0 };
@@ -268,7 +296,7 @@ fn main() {
     let mut rows = Vec::new();
     for speakers in [1usize, 3, 9] {
         let runs: Vec<(f64, f64)> = (0..reps)
-            .map(|_| offline_receive(&speech, speakers, offline_s))
+            .map(|_| offline_receive(&speech, speakers, offline_s, enhancement))
             .collect();
         let cpu: Vec<f64> = runs.iter().map(|r| r.0).collect();
         let wall: Vec<f64> = runs.iter().map(|r| r.1).collect();
@@ -305,7 +333,7 @@ fn main() {
     let mut room10_push = Vec::new();
     let mut room10_pull = Vec::new();
     for rep in 0..reps {
-        let (costs, process) = real_time_room(&relay, &speech, 2, 1, seconds);
+        let (costs, process) = real_time_room(&relay, &speech, 2, 1, seconds, enhancement);
         println!(
             "  rep {}: 1 speaker -> 1 listener: listener thread {:.3} %, speaker thread {:.3} %, process / 2 clients {:.2} %",
             rep + 1,
@@ -315,7 +343,7 @@ fn main() {
         );
         pair.push(costs[1].cpu_pct);
         pair_process.push(process);
-        let (costs, process) = real_time_room(&relay, &speech, 10, 10, seconds);
+        let (costs, process) = real_time_room(&relay, &speech, 10, 10, seconds, enhancement);
         let cpu: Vec<f64> = costs.iter().map(|c| c.cpu_pct).collect();
         let (lo, hi) = min_max(&cpu);
         println!(

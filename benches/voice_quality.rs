@@ -26,6 +26,9 @@
 //!   same rate by a UDP relay of ours (a different pattern: QUIC packets cannot be matched to
 //!   frames from outside), the listener's `pull_playback` recorded.
 //!
+//! - `ourslight_L..`, `oursstrong_L..`: our pipeline with the listener's speech enhancer on
+//!   (`VoiceEnhancement::Light`, LACE; `Strong`, NoLACE), a game's opt-in setting; which ones
+//!   with `--enhancements light,strong` (the default; `none` for neither).
 //! - `oursnovad_L..` (a diagnostic, off with `--no-diagnostics`): our pipeline with the VAD
 //!   forced on, so every frame is sent as one endless talkspurt: what talkspurts (VAD gating,
 //!   pre-roll, playout restarts and the frame drops that follow them) cost on their own.
@@ -37,7 +40,8 @@
 //! seed and frame index, so both pipelines lose exactly the same frames).
 //!
 //! `cargo bench --bench voice_quality -- --speech ref.wav --out DIR [--losses 0,5,10,20]
-//! [--seeds 5] [--realtime-reps 1] [--frame-ms 20]`
+//! [--seeds 5] [--realtime-reps 1] [--frame-ms 20] [--enhancements light,strong]
+//! [--no-diagnostics]`
 
 mod common;
 
@@ -47,6 +51,7 @@ use common::sim::{baseline, ours, LossPattern, Options, Outcome};
 use common::*;
 use serde_json::json;
 use voipchat::audio::codec::{EncoderConfig, DECODER_COMPLEXITY};
+use voipchat::VoiceEnhancement;
 
 const CHUNK: usize = 480;
 /// libopus's default decoder complexity: what a plain libopus receiver runs.
@@ -111,6 +116,18 @@ fn main() {
     let realtime_reps: u64 = args.get("--realtime-reps", if bench { 1 } else { 0 });
     let frame_ms: u32 = args.get("--frame-ms", 20);
     let diagnostics = !args.flag("--no-diagnostics");
+    let enhancements: Vec<VoiceEnhancement> = args
+        .value("--enhancements")
+        .unwrap_or_else(|| "light,strong".to_string())
+        .split(',')
+        .filter(|name| *name != "none")
+        .map(|name| {
+            [VoiceEnhancement::Light, VoiceEnhancement::Strong]
+                .into_iter()
+                .find(|e| e.as_str() == name)
+                .unwrap_or_else(|| panic!("--enhancements: {name} is not light, strong or none"))
+        })
+        .collect();
     let frame_samples = (frame_ms * 48) as usize;
     let out: PathBuf = args
         .value("--out")
@@ -160,6 +177,17 @@ fn main() {
             let name = format!("ours_L{loss}_s{seed}.wav");
             write_wav(&out.join(&name), RATE, 1, &o.audio);
             push(name, "ours", loss, seed, describe(&o));
+            for &enhancement in &enhancements {
+                let options = Options {
+                    enhancement,
+                    ..Options::default()
+                };
+                let e = ours(&speech, frame_samples, pattern, options);
+                let method = format!("ours{}", enhancement.as_str());
+                let name = format!("{method}_L{loss}_s{seed}.wav");
+                write_wav(&out.join(&name), RATE, 1, &e.audio);
+                push(name, &method, loss, seed, describe(&e));
+            }
             if diagnostics {
                 let always_on = Options {
                     always_on: true,

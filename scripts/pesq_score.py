@@ -181,6 +181,8 @@ def score(directory):
 def report(results, manifest):
     methods = [
         ("ours", "ours: the real pipeline offline (VAD, jitter buffer, loss feedback)"),
+        ("ourslight", "ours, the game's speech enhancer on: light (LACE)"),
+        ("oursstrong", "ours, the game's speech enhancer on: strong (NoLACE)"),
         ("realtime", "ours: real time through the relay (different loss pattern)"),
         ("oursnovad", "diagnostic: ours with the VAD forced on (no talkspurts)"),
         ("oursfixed", "diagnostic: VAD forced on, expected loss fixed at the true rate"),
@@ -210,36 +212,42 @@ def report(results, manifest):
             cells.append("n/a" if n == 0 else f"{m:.2f} ± {sd:.2f} ({runs} run{'s' if runs != 1 else ''})")
         print(f"| {label} | " + " | ".join(cells) + " |")
 
-    print()
-    print("Ours minus the baseline, paired (same utterance, same lost frames), mean and 95 % interval:")
-    print("| baseline | " + " | ".join(f"{l:g} % loss" for l in losses) + " |")
-    print("|---|" + "---|" * len(losses))
-    verdicts = {}
-    # The verdict is against plain libopus; baseXdec (same decoder as ours) is shown, not judged.
-    for base in ("base5", "baseX", "base10", "baseXdec"):
-        if not by.get((base, losses[0])):
-            continue
-        cells = []
-        for l in losses:
-            ours = {(r["seed"], i): s["pesq"] for r in by.get(("ours", l), []) for i, s in enumerate(r["segments"])}
-            theirs = {(r["seed"], i): s["pesq"] for r in by.get((base, l), []) for i, s in enumerate(r["segments"])}
-            diffs = [ours[k] - theirs[k] for k in ours if k in theirs and not math.isnan(ours[k] - theirs[k])]
-            m, sd, n = mean_sd(diffs)
-            half = 1.96 * sd / math.sqrt(n) if n > 1 else float("nan")
-            cells.append(f"{m:+.2f} ({m - half:+.2f}..{m + half:+.2f})")
-            if base != "baseXdec":
-                verdicts.setdefault(l, []).append((m, half))
-        print(f"| {base} | " + " | ".join(cells) + " |")
-
-    def paired(a, b, l):
+    def paired_stats(a, b, l):
+        """Mean of a - b over the same utterances and lost frames, its 95 % half-interval, n."""
         x = {(r["seed"], i): s["pesq"] for r in by.get((a, l), []) for i, s in enumerate(r["segments"])}
         y = {(r["seed"], i): s["pesq"] for r in by.get((b, l), []) for i, s in enumerate(r["segments"])}
         d = [x[k] - y[k] for k in x if k in y and not math.isnan(x[k] - y[k])]
         m, sd, n = mean_sd(d)
-        if n == 0:
-            return "n/a"
         half = 1.96 * sd / math.sqrt(n) if n > 1 else float("nan")
-        return f"{m:+.2f} ± {half:.2f}"
+        return m, half, n
+
+    verdicts = {}
+    # Judged against plain libopus; baseXdec (same decoder as ours) is shown, not judged.
+    for ours_method, title in (
+        ("ours", "Ours"),
+        ("ourslight", "Ours with the light enhancer (LACE)"),
+        ("oursstrong", "Ours with the strong enhancer (NoLACE)"),
+    ):
+        if not by.get((ours_method, losses[0])):
+            continue
+        print()
+        print(f"{title} minus the baseline, paired (same utterance, same lost frames), mean and 95 % interval:")
+        print("| baseline | " + " | ".join(f"{l:g} % loss" for l in losses) + " |")
+        print("|---|" + "---|" * len(losses))
+        for base in ("base5", "baseX", "base10", "baseXdec"):
+            if not by.get((base, losses[0])):
+                continue
+            cells = []
+            for l in losses:
+                m, half, _ = paired_stats(ours_method, base, l)
+                cells.append(f"{m:+.2f} ({m - half:+.2f}..{m + half:+.2f})")
+                if base != "baseXdec":
+                    verdicts.setdefault(ours_method, {}).setdefault(l, []).append((m, half))
+            print(f"| {base} | " + " | ".join(cells) + " |")
+
+    def paired(a, b, l):
+        m, half, n = paired_stats(a, b, l)
+        return "n/a" if n == 0 else f"{m:+.2f} ± {half:.2f}"
 
     if any(r["method"] == "oursfixed" for r in results):
         print()
@@ -256,19 +264,20 @@ def report(results, manifest):
         for a, b, label in steps:
             print(f"| {label} | " + " | ".join(paired(a, b, l) for l in losses) + " |")
 
-    print()
-    for l in losses:
-        present = [v for v in verdicts[l] if not math.isnan(v[0])]
-        if not present:
-            continue
-        m, half = min(present, key=lambda x: x[0])
-        if m - half > 0:
-            word = "beats every baseline"
-        elif m + half < 0:
-            word = "is WORSE than the best baseline"
-        else:
-            word = "matches the best baseline (difference within the 95 % interval)"
-        print(f"  {l:g} % loss: ours {word} (against the best: {m:+.2f} ± {half:.2f})")
+    for ours_method, per_loss in verdicts.items():
+        print()
+        for l in losses:
+            present = [v for v in per_loss.get(l, []) if not math.isnan(v[0])]
+            if not present:
+                continue
+            m, half = min(present, key=lambda x: x[0])
+            if m - half > 0:
+                word = "beats every baseline"
+            elif m + half < 0:
+                word = "is WORSE than the best baseline"
+            else:
+                word = "matches the best baseline (difference within the 95 % interval)"
+            print(f"  {l:g} % loss: {ours_method} {word} (against the best: {m:+.2f} ± {half:.2f})")
 
 
 def main():

@@ -13,7 +13,8 @@
 use std::collections::VecDeque;
 
 use voipchat::audio::codec::{
-    expected_loss_for, EncoderConfig, VoiceDecoder, VoiceEncoder, MAX_PACKET_BYTES,
+    expected_loss_for, EncoderConfig, VoiceDecoder, VoiceEncoder, VoiceEnhancement,
+    MAX_PACKET_BYTES,
 };
 use voipchat::audio::jitter::JitterStats;
 use voipchat::audio::resample::CaptureConverter;
@@ -413,6 +414,8 @@ pub struct Options {
     pub always_on: bool,
     /// Fix the encoder's expected loss instead of following the listener's reports.
     pub fixed_expected_loss: Option<u8>,
+    /// The listener's speech enhancer (a game's setting; off by default).
+    pub enhancement: VoiceEnhancement,
 }
 
 impl Default for Options {
@@ -421,6 +424,7 @@ impl Default for Options {
             transit_us: 1_000,
             always_on: false,
             fixed_expected_loss: None,
+            enhancement: VoiceEnhancement::Off,
         }
     }
 }
@@ -443,6 +447,10 @@ pub fn ours(
     }
     let transit_us = options.transit_us;
     let mut listener = Listener::new(1);
+    listener
+        .playback
+        .set_enhancement(options.enhancement)
+        .expect("enhancement");
     let mut in_flight: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
     let steps = signal.len().div_ceil(CHUNK) + 100; // one more second to play out the tail
     let mut audio = Vec::with_capacity(steps * CHUNK);
