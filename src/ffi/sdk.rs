@@ -33,6 +33,14 @@ fn sdk() -> MutexGuard<'static, Option<Sdk>> {
     SDK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// What a call that needs the SDK answers before `voip_init` or after `voip_shutdown`.
+fn not_initialized() -> VoipError {
+    VoipError::new(
+        ErrorCode::InvalidArgument,
+        "not initialized: call voip_init first",
+    )
+}
+
 /// A caller's `user_data`, carried to the thread that runs its callback. The SDK never
 /// dereferences it; the caller owns what it points to.
 #[derive(Clone, Copy)]
@@ -231,12 +239,7 @@ fn call_with_callbacks(
     let mut dispatcher = None;
     let accepted = catch(|| {
         let guard = sdk();
-        let sdk = guard.as_ref().ok_or_else(|| {
-            VoipError::new(
-                ErrorCode::InvalidArgument,
-                "not initialized: call voip_init first",
-            )
-        })?;
+        let sdk = guard.as_ref().ok_or_else(not_initialized)?;
         dispatcher = Some(sdk.dispatcher.clone());
         let reply = Reply {
             api,
@@ -571,12 +574,7 @@ pub extern "C" fn voip_set_voice_enhancement(level: VoipVoiceEnhancement) -> i32
     catch(|| {
         let enhancement = VoiceEnhancement::from_level(level)?;
         let sdk = sdk();
-        let sdk = sdk.as_ref().ok_or_else(|| {
-            VoipError::new(
-                ErrorCode::InvalidArgument,
-                "not initialized: call voip_init first",
-            )
-        })?;
+        let sdk = sdk.as_ref().ok_or_else(not_initialized)?;
         sdk.client.set_voice_enhancement(enhancement)?;
         Ok(VOIP_OK)
     })
@@ -632,10 +630,5 @@ pub(crate) fn stats_json() -> Result<String, VoipError> {
     sdk()
         .as_ref()
         .map(|s| s.client.stats_json())
-        .ok_or_else(|| {
-            VoipError::new(
-                ErrorCode::InvalidArgument,
-                "not initialized: call voip_init first",
-            )
-        })
+        .ok_or_else(not_initialized)
 }

@@ -253,10 +253,6 @@ impl Playback {
         Ok(())
     }
 
-    pub fn enhancement(&self) -> VoiceEnhancement {
-        self.enhancement
-    }
-
     /// Follows the room's member list: new members get a stream, departed ones lose theirs,
     /// and `me` (whose audio never comes back to us) has none.
     pub fn set_members(&mut self, members: &[(u32, String)], me: Option<u32>) {
