@@ -55,8 +55,8 @@ pub enum VoiceEnhancement {
     /// LACE: about one and a half times the receive CPU; clearer on a clean link and at
     /// heavy loss.
     Light = 1,
-    /// NoLACE: the larger model, about three times the receive CPU; the clearest speech at
-    /// every loss rate.
+    /// NoLACE: the larger model, about two and a half times the receive CPU; the clearest
+    /// speech at every loss rate.
     Strong = 2,
 }
 
