@@ -271,13 +271,7 @@ fn main() {
         );
         s
     });
-    let enhancement = match args.value("--enhancement") {
-        None => VoiceEnhancement::Off,
-        Some(name) => VoiceEnhancement::ALL
-            .into_iter()
-            .find(|e| e.as_str() == name)
-            .unwrap_or_else(|| panic!("--enhancement: {name} is not off, light or strong")),
-    };
+    let enhancement = args.enhancement();
     let source = if speech.is_some() {
         "speech file"
     } else {

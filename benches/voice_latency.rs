@@ -27,13 +27,15 @@
 //! to 9.5 ms in 0.5 ms steps: what a call gets across phases, deterministically.
 //!
 //! `cargo bench --bench voice_latency -- [--reps N] [--phases 0,2.5,5,7.5]
-//! [--configs 20:48000:1,10:48000:1,20:44100:2,10:44100:2]` (config = frame ms : engine rate :
-//! channels; 3 repetitions by default).
+//! [--configs 20:48000:1,10:48000:1,20:44100:2,10:44100:2] [--enhancement off|light|strong]`
+//! (config = frame ms : engine rate : channels; 3 repetitions by default; `--enhancement`: B's
+//! speech enhancer, a game's setting, off by default).
 
 mod common;
 
 use common::*;
 use voipchat::audio::resample::latency_samples;
+use voipchat::VoiceEnhancement;
 
 #[derive(Clone, Copy, Debug)]
 struct Config {
@@ -120,10 +122,12 @@ fn run_once(
     seed: u64,
     talk_s: f64,
     bursts: usize,
+    enhancement: VoiceEnhancement,
 ) -> Rep {
     let room = relay.fresh_room();
     let a = relay.join("alice", &room, config.frame_ms, None);
     let b = relay.join("bob", &room, config.frame_ms, None);
+    b.set_voice_enhancement(enhancement).expect("enhancement");
     let rate = config.rate as usize;
     let ch = usize::from(config.channels);
     let script = script(config.rate, seed, talk_s, bursts);
@@ -213,7 +217,7 @@ fn goal(config: &Config) -> f64 {
 }
 
 /// Part 2: the offline model across phases. Returns (phase, start, steady) per phase.
-fn model(config: &Config) -> Vec<(f64, f64, f64)> {
+fn model(config: &Config, enhancement: VoiceEnhancement) -> Vec<(f64, f64, f64)> {
     let rate = config.rate as usize;
     let script = script(config.rate, 1, 6.0, 0);
     let r = rate as f64;
@@ -228,6 +232,7 @@ fn model(config: &Config) -> Vec<(f64, f64, f64)> {
                 (config.frame_ms * 48) as usize,
                 (phase_ms * 1000.0) as u64,
                 300,
+                enhancement,
             );
             let lag = |start: f64, len: f64| {
                 delay_of(
@@ -270,11 +275,13 @@ fn main() {
         if bench { &[0.0, 2.5, 5.0, 7.5] } else { &[0.0] },
     );
     let (talk_s, bursts) = if bench { (6.0, 3) } else { (3.0, 1) };
+    let enhancement = args.enhancement();
 
     println!("voice_latency: mouth-to-ear over loopback, real time, 10 ms push/pull steps");
     println!("machine: {}; load average at start: {}", machine(), load());
     println!(
-        "{reps} repetitions per config and phase, each a fresh call; talkspurt {talk_s} s + {bursts} bursts"
+        "{reps} repetitions per config and phase, each a fresh call; talkspurt {talk_s} s + {bursts} bursts; B's voice enhancement: {}",
+        enhancement.as_str()
     );
     println!("\n1. Real time, through the relay:");
     let relay = Relay::start();
@@ -284,7 +291,15 @@ fn main() {
             println!("\n{config}, B pulls {phase} ms after A pushes:");
             println!("  rep  steady  (windows min..max)      start  bursts            jb delay  jb target  late steps");
             for rep in 0..reps {
-                let r = run_once(&relay, *config, phase, rep as u64 + 1, talk_s, bursts);
+                let r = run_once(
+                    &relay,
+                    *config,
+                    phase,
+                    rep as u64 + 1,
+                    talk_s,
+                    bursts,
+                    enhancement,
+                );
                 println!(
                     "  {:>3}  {:>6.1}  ({:>2} windows {:>5.1}..{:<5.1})  {:>5.1}  {:<16}  {:>8.1}  {:>9.1}  {:>3}",
                     rep + 1,
@@ -385,7 +400,7 @@ fn main() {
     println!("| config | steady: min | median | mean | max | phases over goal | talkspurt start: median | max |");
     println!("|---|---|---|---|---|---|---|---|");
     for config in &configs {
-        let rows = model(config);
+        let rows = model(config, enhancement);
         let steady: Vec<f64> = rows.iter().map(|r| r.2).collect();
         let starts: Vec<f64> = rows.iter().map(|r| r.1).collect();
         let (lo, hi) = min_max(&steady);

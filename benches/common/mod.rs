@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use voipchat::{auth, Client, ClientConfig, JoinParams, RoomType, Server, ServerConfig};
+use voipchat::{
+    auth, Client, ClientConfig, JoinParams, RoomType, Server, ServerConfig, VoiceEnhancement,
+};
 
 pub const APP_ID: &str = "wx-bench";
 pub const APP_SECRET: &str = "bench-secret";
@@ -43,6 +45,17 @@ impl Args {
 
     pub fn is_bench(&self) -> bool {
         self.raw.iter().any(|a| a == "--bench")
+    }
+
+    /// `--enhancement off|light|strong`: the listeners' speech enhancer, off when not given.
+    pub fn enhancement(&self) -> VoiceEnhancement {
+        match self.value("--enhancement") {
+            None => VoiceEnhancement::Off,
+            Some(name) => VoiceEnhancement::ALL
+                .into_iter()
+                .find(|e| e.as_str() == name)
+                .unwrap_or_else(|| panic!("--enhancement: {name} is not off, light or strong")),
+        }
     }
 
     pub fn flag(&self, name: &str) -> bool {

@@ -322,6 +322,7 @@ pub fn call(
     frame_samples: usize,
     phase_us: u64,
     transit_us: u64,
+    enhancement: VoiceEnhancement,
 ) -> Vec<f32> {
     const EPOCH_US: u64 = 1_000_000;
     let ch = usize::from(channels);
@@ -329,6 +330,10 @@ pub fn call(
     let mut capture = CaptureConverter::new(rate, channels).expect("converter");
     let mut sender = Capture::new(frame_samples, false);
     let mut listener = Listener::new(1);
+    listener
+        .playback
+        .set_enhancement(enhancement)
+        .expect("enhancement");
     let mut tap = Tap::new(rate, channels);
     let mut in_flight: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
     let (mut input, mut out, mut mono) = (
