@@ -104,35 +104,35 @@ fn received_from(client: &Client, member: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// `heard` is `said` from 1 s on (a talkspurt starts one frame later than it could, for the
+/// pre-roll that keeps its first syllable; the jitter buffer drops that frame at a quiet
+/// moment within the first second): correlated above 0.8, under 100 ms late, no dropouts.
+fn assert_heard_aligned_and_whole(said: &[f32], heard: &[f32], what: &str) {
+    let (lag, correlation) = align_from(said, heard, RATE as usize, RATE as usize / 5);
+    println!(
+        "{what}: delay {:.1} ms, correlation {correlation:.3}",
+        lag as f32 / 48.0
+    );
+    assert!(
+        correlation > 0.8,
+        "{what}: correlation {correlation} at lag {lag}"
+    );
+    assert!(
+        lag < RATE as usize / 10,
+        "{what}: delay {lag} samples is over 100 ms"
+    );
+    let dropped = dropouts(&said[RATE as usize..], &heard[RATE as usize..], lag, RATE);
+    assert_eq!(dropped, 0, "{what}: dropouts");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_a_says_b_hears_aligned_and_recognisable() {
     let server = server().await;
     let (call, _events) = join_call(&["alice", "bob"], || config_for(&server)).await;
     let speech = speech_like(3.0, 140.0, RATE);
     let (call, heard) = run(call, vec![speech.clone()], 3.6, vec![]).await;
-    // Steady state: from 1 s on. (A talkspurt starts one frame later than it could, for the
-    // pre-roll that keeps its first syllable; the jitter buffer drops that frame at a quiet
-    // moment within the first second.)
-    let (lag, correlation) = align_from(&speech, &heard.mix[1], RATE as usize, RATE as usize / 5);
-    println!(
-        "alice -> bob: delay {:.1} ms, correlation {correlation:.3}",
-        lag as f32 / 48.0
-    );
+    assert_heard_aligned_and_whole(&speech, &heard.mix[1], "alice -> bob");
     println!("bob's stats: {}", call.clients[1].stats_json());
-    assert!(correlation > 0.8, "correlation {correlation} at lag {lag}");
-    assert!(
-        lag < RATE as usize / 10,
-        "delay {lag} samples is over 100 ms"
-    );
-    assert_eq!(
-        dropouts(
-            &speech[RATE as usize..],
-            &heard.mix[1][RATE as usize..],
-            lag,
-            RATE
-        ),
-        0
-    );
     assert!(rms(&heard.mix[0]) < 1e-3, "alice does not hear herself");
 
     // The same through bob's per-member pull.
@@ -153,27 +153,9 @@ async fn through_the_strong_enhancer_speech_stays_aligned_recognisable_and_smoot
         .unwrap();
     let speech = speech_like(3.0, 140.0, RATE);
     let (call, heard) = run(call, vec![speech.clone()], 3.6, vec![]).await;
-    let (lag, correlation) = align_from(&speech, &heard.mix[1], RATE as usize, RATE as usize / 5);
+    assert_heard_aligned_and_whole(&speech, &heard.mix[1], "alice -> bob (NoLACE)");
     let stats: serde_json::Value = serde_json::from_str(&call.clients[1].stats_json()).unwrap();
-    println!(
-        "alice -> bob (NoLACE): delay {:.1} ms, correlation {correlation:.3}",
-        lag as f32 / 48.0
-    );
     assert_eq!(stats["voiceEnhancement"], "strong");
-    assert!(correlation > 0.8, "correlation {correlation} at lag {lag}");
-    assert!(
-        lag < RATE as usize / 10,
-        "delay {lag} samples is over 100 ms"
-    );
-    assert_eq!(
-        dropouts(
-            &speech[RATE as usize..],
-            &heard.mix[1][RATE as usize..],
-            lag,
-            RATE
-        ),
-        0
-    );
     assert_eq!(clicks(&heard.mix[1], 0.25), 0, "clicks in the output");
 }
 
