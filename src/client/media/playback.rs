@@ -344,3 +344,89 @@ impl Default for Playback {
         Self::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::codec::{EncoderConfig, VoiceEncoder, MAX_PACKET_BYTES};
+
+    const FRAME: usize = 960;
+
+    /// One second of a voiced sound (a 140 Hz harmonic series), as 20 ms Opus packets.
+    fn voiced_packets() -> Vec<Vec<u8>> {
+        let mut encoder = VoiceEncoder::new(EncoderConfig::default()).unwrap();
+        let mut out = [0u8; MAX_PACKET_BYTES];
+        (0..50)
+            .map(|f| {
+                let frame: Vec<f32> = (0..FRAME)
+                    .map(|i| {
+                        let t = (f * FRAME + i) as f32 / SAMPLE_RATE as f32;
+                        (1..=8)
+                            .map(|k| {
+                                let w = 2.0 * std::f32::consts::PI * 140.0 * k as f32;
+                                0.1 * (w * t).sin() / k as f32
+                            })
+                            .sum()
+                    })
+                    .collect();
+                let n = encoder.encode(&frame, &mut out).unwrap();
+                out[..n].to_vec()
+            })
+            .collect()
+    }
+
+    /// Member 1's packets through a `Playback` set to `before` ahead of the stream's first
+    /// packet and to `after` half-way, pulled 10 ms at a time.
+    fn heard(packets: &[Vec<u8>], before: VoiceEnhancement, after: VoiceEnhancement) -> Vec<f32> {
+        let mut playback = Playback::new();
+        playback.set_enhancement(before).unwrap();
+        playback.set_members(&[(1, "alice".to_string())], None);
+        let mut heard = Vec::new();
+        let mut out = [0.0f32; FRAME / 2];
+        for step in 0..2 * packets.len() {
+            let now_us = 1_000_000 + step as u64 * 10_000;
+            if step % 2 == 0 {
+                let frame = step / 2;
+                let header = AudioHeader {
+                    speaking: true,
+                    backfill: false,
+                    seq: frame as u16,
+                    timestamp: (frame * FRAME) as u32,
+                };
+                playback.insert(1, header, &packets[frame], now_us);
+            }
+            if step == packets.len() {
+                playback.set_enhancement(after).unwrap();
+            }
+            playback.render_mix(&mut out, now_us);
+            heard.extend_from_slice(&out);
+        }
+        heard
+    }
+
+    fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn the_enhancement_reaches_streams_that_start_later_and_running_ones() {
+        use VoiceEnhancement::{Off, Strong};
+        let packets = voiced_packets();
+        // Samples pulled before the switch: one 10 ms pull per step, a frame every two steps.
+        let half = packets.len() * FRAME / 2;
+        let plain = heard(&packets, Off, Off);
+        assert!(plain.iter().any(|s| s.abs() > 0.01), "the voice is heard");
+
+        // Set before the member's first packet: their decoder is made with it.
+        let from_the_start = heard(&packets, Strong, Strong);
+        assert!(largest_difference(&plain[..half], &from_the_start[..half]) > 1e-3);
+
+        // Set mid-stream: the running decoder switches, from then on only.
+        let switched = heard(&packets, Off, Strong);
+        assert_eq!(largest_difference(&plain[..half], &switched[..half]), 0.0);
+        assert!(largest_difference(&plain[half..], &switched[half..]) > 1e-3);
+    }
+}
