@@ -6,8 +6,7 @@ use std::ffi::c_char;
 use std::sync::{Arc, RwLock};
 
 use super::strings;
-use super::types::VOIP_OK;
-use super::{catch, set_last_error};
+use super::{catch, set_last_error, status_code};
 use crate::audio::device;
 use crate::client::media::{check_format, Media};
 use crate::error::{ErrorCode, VoipError};
@@ -30,16 +29,6 @@ fn external() -> Result<Arc<Media>, VoipError> {
                 "external audio needs voip_init with audio_mode VOIP_AUDIO_EXTERNAL",
             )
         })
-}
-
-fn code_of(result: Result<Result<(), VoipError>, VoipError>) -> i32 {
-    match result.and_then(|r| r) {
-        Ok(()) => VOIP_OK,
-        Err(e) => {
-            set_last_error(&e.reason);
-            e.code.as_i32()
-        }
-    }
 }
 
 /// Total samples in `frames` interleaved frames of `channels`, or an error for absurd sizes.
@@ -69,12 +58,12 @@ pub unsafe extern "C" fn voip_audio_push_capture(
     sample_rate: u32,
     channels: u16,
 ) -> i32 {
-    code_of(catch(|| {
+    status_code(catch(|| {
         let media = external()?;
         check_format(sample_rate, channels)?;
         let n = sample_count(frames, channels)?;
         if n == 0 {
-            return Ok(Ok(()));
+            return Ok(());
         }
         if samples.is_null() {
             return Err(VoipError::new(
@@ -83,7 +72,7 @@ pub unsafe extern "C" fn voip_audio_push_capture(
             ));
         }
         let input = std::slice::from_raw_parts(samples, n);
-        Ok(media.push_capture(input, sample_rate, channels))
+        media.push_capture(input, sample_rate, channels)
     }))
 }
 
@@ -196,13 +185,13 @@ pub unsafe extern "C" fn voip_audio_devices_json(
     out_len: usize,
     needed: *mut usize,
 ) -> i32 {
-    code_of(catch(|| {
+    status_code(catch(|| {
         let json = serde_json::json!({
             "input": device::input_device_names(),
             "output": device::output_device_names(),
         })
         .to_string();
-        Ok(write_sized(&json, out, out_len, needed))
+        write_sized(&json, out, out_len, needed)
     }))
 }
 
@@ -218,8 +207,8 @@ pub unsafe extern "C" fn voip_stats_json(
     out_len: usize,
     needed: *mut usize,
 ) -> i32 {
-    code_of(catch(|| {
+    status_code(catch(|| {
         let json = super::sdk::stats_json()?;
-        Ok(write_sized(&json, out, out_len, needed))
+        write_sized(&json, out, out_len, needed)
     }))
 }

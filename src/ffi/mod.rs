@@ -45,6 +45,18 @@ pub(crate) fn set_last_error(message: &str) {
     LAST_ERROR.with(|last| *last.borrow_mut() = strings::c_string(message));
 }
 
+/// What a call that returns only a code answers: 0, or the error's code with its reason kept
+/// for `voip_last_error_message`.
+pub(crate) fn status_code(result: Result<(), VoipError>) -> i32 {
+    match result {
+        Ok(()) => types::VOIP_OK,
+        Err(e) => {
+            set_last_error(&e.reason);
+            e.code.as_i32()
+        }
+    }
+}
+
 /// The reason for the last failure reported to this thread by a call that returns only a
 /// code or NULL (`voip_init`, `voip_server_start`, `voip_sign`, ...). "" when none. Valid until
 /// the next `voip_*` call on this thread.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::dispatch::{Dispatcher, Job};
 use super::strings;
 use super::types::*;
-use super::{catch, set_last_error};
+use super::{catch, set_last_error, status_code};
 use crate::audio::codec::VoiceEnhancement;
 use crate::client::{
     AudioConfig, AudioMode, ChatState, Client, ClientConfig, Completion, Event, JoinParams,
@@ -454,13 +454,7 @@ pub unsafe extern "C" fn voip_init(config: *const VoipConfig) -> i32 {
         }
         Ok(())
     });
-    match started {
-        Ok(()) => VOIP_OK,
-        Err(e) => {
-            set_last_error(&e.reason);
-            e.code.as_i32()
-        }
-    }
+    status_code(started)
 }
 
 /// Leaves the room (a join in progress fails with -3), runs every callback still queued, and
@@ -571,17 +565,12 @@ pub unsafe extern "C" fn voip_update_mute_config(
 /// initialized, or not a level).
 #[no_mangle]
 pub extern "C" fn voip_set_voice_enhancement(level: VoipVoiceEnhancement) -> i32 {
-    catch(|| {
+    status_code(catch(|| {
         let enhancement = VoiceEnhancement::from_level(level)?;
         let sdk = sdk();
         let sdk = sdk.as_ref().ok_or_else(not_initialized)?;
-        sdk.client.set_voice_enhancement(enhancement)?;
-        Ok(VOIP_OK)
-    })
-    .unwrap_or_else(|e| {
-        set_last_error(&e.reason);
-        e.code.as_i32()
-    })
+        sdk.client.set_voice_enhancement(enhancement)
+    }))
 }
 
 fn set_listener<F>(

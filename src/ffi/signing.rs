@@ -4,20 +4,8 @@
 use std::ffi::c_char;
 
 use super::strings;
-use super::types::VOIP_OK;
-use super::{catch, set_last_error};
+use super::{catch, status_code};
 use crate::auth;
-use crate::error::VoipError;
-
-fn report(result: Result<Result<(), VoipError>, VoipError>) -> i32 {
-    match result.and_then(|r| r) {
-        Ok(()) => VOIP_OK,
-        Err(e) => {
-            set_last_error(&e.reason);
-            e.code.as_i32()
-        }
-    }
-}
 
 /// Writes the session key of `open_id` (base64 of HMAC-SHA256(app_secret, open_id)) to `out`,
 /// which needs `VOIP_SESSION_KEY_BUFFER` bytes. Returns 0 or -1001.
@@ -31,14 +19,10 @@ pub unsafe extern "C" fn voip_session_key(
     out: *mut c_char,
     out_len: usize,
 ) -> i32 {
-    report(catch(|| {
+    status_code(catch(|| {
         let secret = strings::required(app_secret, "app_secret")?;
         let open_id = strings::required(open_id, "open_id")?;
-        Ok(strings::write_out(
-            &auth::session_key(secret, open_id),
-            out,
-            out_len,
-        ))
+        strings::write_out(&auth::session_key(secret, open_id), out, out_len)
     }))
 }
 
@@ -57,15 +41,15 @@ pub unsafe extern "C" fn voip_sign(
     out: *mut c_char,
     out_len: usize,
 ) -> i32 {
-    report(catch(|| {
+    status_code(catch(|| {
         let key = strings::required(session_key, "session_key")?;
         let app_id = strings::required(app_id, "app_id")?;
         let group_id = strings::required(group_id, "group_id")?;
         let nonce_str = strings::required(nonce_str, "nonce_str")?;
-        Ok(strings::write_out(
+        strings::write_out(
             &auth::sign(key, app_id, group_id, nonce_str, time_stamp),
             out,
             out_len,
-        ))
+        )
     }))
 }
