@@ -555,6 +555,14 @@ mod tests {
         ab / (aa * bb).sqrt()
     }
 
+    /// The largest sample-by-sample difference of `a` and `b` (same length).
+    fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
     fn encode_all(enc: &mut VoiceEncoder, pcm: &[f32]) -> Vec<Vec<u8>> {
         let mut out = [0u8; MAX_PACKET_BYTES];
         pcm.chunks_exact(enc.config().frame_samples)
@@ -713,11 +721,7 @@ mod tests {
         };
         let plain = conceal_after_30_frames(0);
         let ours = conceal_after_30_frames(DECODER_COMPLEXITY);
-        let largest_difference = plain
-            .iter()
-            .zip(&ours)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0f32, f32::max);
+        let largest_difference = largest_difference(&plain, &ours);
         assert!(
             largest_difference > 1e-3,
             "complexity {DECODER_COMPLEXITY} conceals like complexity 0 (largest difference \
@@ -749,19 +753,12 @@ mod tests {
         let decoded = VoiceEnhancement::ALL.map(decode_switching_at_10);
         for (i, a) in decoded.iter().enumerate() {
             for (j, b) in decoded.iter().enumerate().skip(i + 1) {
-                let before_the_switch = a[..10 * FRAME]
-                    .iter()
-                    .zip(&b[..10 * FRAME])
-                    .all(|(x, y)| x == y);
-                assert!(
-                    before_the_switch,
+                assert_eq!(
+                    largest_difference(&a[..10 * FRAME], &b[..10 * FRAME]),
+                    0.0,
                     "levels {i} and {j} differ before the switch"
                 );
-                let largest_difference = a[10 * FRAME..]
-                    .iter()
-                    .zip(&b[10 * FRAME..])
-                    .map(|(x, y)| (x - y).abs())
-                    .fold(0.0f32, f32::max);
+                let largest_difference = largest_difference(&a[10 * FRAME..], &b[10 * FRAME..]);
                 assert!(
                     largest_difference > 1e-3,
                     "enhancement levels {i} and {j} decode alike (largest difference \

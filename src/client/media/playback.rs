@@ -48,8 +48,8 @@ struct Decoding {
 
 impl Decoding {
     fn new(frame_samples: usize, enhancement: VoiceEnhancement) -> Option<Self> {
-        let mut decoder = VoiceDecoder::new(frame_samples).ok()?;
-        decoder.set_enhancement(enhancement).ok()?;
+        let decoder =
+            VoiceDecoder::with_complexity(frame_samples, enhancement.decoder_complexity()).ok()?;
         Some(Self {
             jitter: JitterBuffer::new(JitterConfig {
                 frame_samples,
