@@ -122,10 +122,13 @@ fn main() {
         .split(',')
         .filter(|name| *name != "none")
         .map(|name| {
-            [VoiceEnhancement::Light, VoiceEnhancement::Strong]
-                .into_iter()
-                .find(|e| e.as_str() == name)
-                .unwrap_or_else(|| panic!("--enhancements: {name} is not light, strong or none"))
+            let enhancement = enhancement_named(name);
+            // "off" is the `ours` row already.
+            assert!(
+                enhancement != VoiceEnhancement::Off,
+                "--enhancements: light, strong or none"
+            );
+            enhancement
         })
         .collect();
     let frame_samples = (frame_ms * 48) as usize;

@@ -49,13 +49,8 @@ impl Args {
 
     /// `--enhancement off|light|strong`: the listeners' speech enhancer, off when not given.
     pub fn enhancement(&self) -> VoiceEnhancement {
-        match self.value("--enhancement") {
-            None => VoiceEnhancement::Off,
-            Some(name) => VoiceEnhancement::ALL
-                .into_iter()
-                .find(|e| e.as_str() == name)
-                .unwrap_or_else(|| panic!("--enhancement: {name} is not off, light or strong")),
-        }
+        self.value("--enhancement")
+            .map_or(VoiceEnhancement::Off, |name| enhancement_named(&name))
     }
 
     pub fn flag(&self, name: &str) -> bool {
@@ -97,6 +92,14 @@ impl Args {
             None => default.to_vec(),
         }
     }
+}
+
+/// The enhancement level `name` names (`off`, `light`, `strong`); panics on anything else.
+pub fn enhancement_named(name: &str) -> VoiceEnhancement {
+    VoiceEnhancement::ALL
+        .into_iter()
+        .find(|e| e.as_str() == name)
+        .unwrap_or_else(|| panic!("{name} is not an enhancement level: off, light or strong"))
 }
 
 // ---------------------------------------------------------------------------------------------
