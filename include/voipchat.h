@@ -88,6 +88,23 @@
 #define VOIP_ERR_SERVER_SHUTTING_DOWN -1009
 
 /**
+ * Join refused: the cluster directory assigns the room to another relay node (or this one is
+ * draining). Ask the backend to place the room again.
+ */
+#define VOIP_ERR_ROOM_ELSEWHERE -1010
+
+/**
+ * Interrupted: the relay node was lost and the seat could not be resumed. Rejoin through the
+ * backend, which places the room on a live node.
+ */
+#define VOIP_ERR_NODE_LOST -1011
+
+/**
+ * The cluster directory (Redis) is unreachable: a placement or a join that needs it failed.
+ */
+#define VOIP_ERR_DIRECTORY_UNAVAILABLE -1012
+
+/**
  * Buffer sizes (with the terminating NUL) for `voip_session_key` and `voip_sign`.
  */
 #define VOIP_SESSION_KEY_BUFFER 45

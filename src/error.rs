@@ -58,10 +58,20 @@ pub enum ErrorCode {
     SessionReplaced,
     /// -1009: the server is shutting down.
     ServerShuttingDown,
+    /// -1010: the join was refused because the cluster directory assigns its room to another
+    /// relay node (or this node is draining and takes no new rooms): ask the backend to place
+    /// the room again.
+    RoomElsewhere,
+    /// -1011: the relay node was lost (it stopped answering and the seat could not be
+    /// resumed): rejoin through the backend, which places the room on a live node.
+    NodeLost,
+    /// -1012: the cluster directory (Redis) could not be reached, so a placement or a join
+    /// that needs it failed; retry once it is back.
+    DirectoryUnavailable,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::AlreadyInRoom,
         ErrorCode::DeviceBusy,
         ErrorCode::LeftWhileJoining,
@@ -75,6 +85,9 @@ impl ErrorCode {
         ErrorCode::CertificateRejected,
         ErrorCode::SessionReplaced,
         ErrorCode::ServerShuttingDown,
+        ErrorCode::RoomElsewhere,
+        ErrorCode::NodeLost,
+        ErrorCode::DirectoryUnavailable,
     ];
 
     pub const fn as_i32(self) -> i32 {
@@ -92,6 +105,9 @@ impl ErrorCode {
             ErrorCode::CertificateRejected => -1007,
             ErrorCode::SessionReplaced => -1008,
             ErrorCode::ServerShuttingDown => -1009,
+            ErrorCode::RoomElsewhere => -1010,
+            ErrorCode::NodeLost => -1011,
+            ErrorCode::DirectoryUnavailable => -1012,
         }
     }
 

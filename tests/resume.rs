@@ -109,7 +109,7 @@ async fn a_connection_that_stays_dead_ends_in_interrupted_and_the_seat_is_freed(
 
     proxy.set_cut(true);
     let error = alice_events.interrupted().await;
-    assert_eq!(error.code, ErrorCode::ServerUnreachable);
+    assert_eq!(error.code, ErrorCode::NodeLost, "{error}");
     let after = alice_events.drain();
     assert_eq!(states(&after), [ChatState::Left]);
     assert_eq!(alice.state(), ChatState::Left);

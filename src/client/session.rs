@@ -355,9 +355,12 @@ impl Session {
         loop {
             let now = Instant::now();
             if now >= deadline {
+                // The relay never answered: it is gone, or out of reach. Either way the seat
+                // cannot come back here, and the game's backend can place the room on a live
+                // node, so say exactly that rather than a generic -1004.
                 return Resumed::GaveUp(VoipError::new(
-                    ErrorCode::ServerUnreachable,
-                    "connection to the server lost",
+                    ErrorCode::NodeLost,
+                    "the relay node was lost; rejoin through your backend",
                 ));
             }
             let mut config = self.shared.config.clone();

@@ -72,6 +72,14 @@ pub const VOIP_ERR_CERTIFICATE_REJECTED: i32 = -1007;
 pub const VOIP_ERR_SESSION_REPLACED: i32 = -1008;
 /// Interrupted: the server is shutting down.
 pub const VOIP_ERR_SERVER_SHUTTING_DOWN: i32 = -1009;
+/// Join refused: the cluster directory assigns the room to another relay node (or this one is
+/// draining). Ask the backend to place the room again.
+pub const VOIP_ERR_ROOM_ELSEWHERE: i32 = -1010;
+/// Interrupted: the relay node was lost and the seat could not be resumed. Rejoin through the
+/// backend, which places the room on a live node.
+pub const VOIP_ERR_NODE_LOST: i32 = -1011;
+/// The cluster directory (Redis) is unreachable: a placement or a join that needs it failed.
+pub const VOIP_ERR_DIRECTORY_UNAVAILABLE: i32 = -1012;
 
 /// Buffer sizes (with the terminating NUL) for `voip_session_key` and `voip_sign`.
 pub const VOIP_SESSION_KEY_BUFFER: usize = 45;

@@ -47,6 +47,9 @@ namespace VoipChatSdk.Interop
         public const int VOIP_ERR_CERTIFICATE_REJECTED = -1007;
         public const int VOIP_ERR_SESSION_REPLACED = -1008;
         public const int VOIP_ERR_SERVER_SHUTTING_DOWN = -1009;
+        public const int VOIP_ERR_ROOM_ELSEWHERE = -1010;
+        public const int VOIP_ERR_NODE_LOST = -1011;
+        public const int VOIP_ERR_DIRECTORY_UNAVAILABLE = -1012;
 
         public const int VOIP_SESSION_KEY_BUFFER = 45;
         public const int VOIP_SIGNATURE_BUFFER = 65;

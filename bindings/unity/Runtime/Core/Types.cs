@@ -89,6 +89,12 @@ namespace VoipChatSdk
         public const int SessionReplaced = Native.VOIP_ERR_SESSION_REPLACED;
         /// <summary>Interrupted: the server is shutting down.</summary>
         public const int ServerShuttingDown = Native.VOIP_ERR_SERVER_SHUTTING_DOWN;
+        /// <summary>Join refused: the cluster directory assigns the room to another relay (or this one is draining). Ask the backend to place it again.</summary>
+        public const int RoomElsewhere = Native.VOIP_ERR_ROOM_ELSEWHERE;
+        /// <summary>Interrupted: the relay node was lost. Rejoin through the backend, which places the room on a live node.</summary>
+        public const int NodeLost = Native.VOIP_ERR_NODE_LOST;
+        /// <summary>The cluster directory (Redis) is unreachable; retry once it is back.</summary>
+        public const int DirectoryUnavailable = Native.VOIP_ERR_DIRECTORY_UNAVAILABLE;
     }
 
     /// <summary>WeChat's <c>muteConfig</c>.</summary>
