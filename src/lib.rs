@@ -6,6 +6,7 @@
 pub mod audio;
 pub mod auth;
 pub mod client;
+pub mod cluster;
 pub mod error;
 pub mod ffi;
 pub mod load;

@@ -16,6 +16,7 @@ use super::media::RoomMedia;
 use super::rooms::{source_of, JoinRefusal, JoinSeat, MemberLink, SessionId, LINK_QUEUE};
 use super::Shared;
 use crate::auth::to_lower_hex;
+use crate::cluster::{ClusterRefusal, JoinToCheck};
 use crate::error::ErrorCode;
 use crate::net::close_code;
 use crate::net::wire::{ClientMessage, JoinRequest, ServerMessage, WireError};
@@ -135,6 +136,14 @@ impl Control {
             self.reject(code, reason).await;
             return None;
         }
+        if let Err((code, reason)) = self.check_placement(&request, now).await {
+            log.info(format_args!(
+                "{}: join of {:?} to {:?} refused: {reason}",
+                self.remote, request.open_id, request.group_id
+            ));
+            self.reject(code, reason).await;
+            return None;
+        }
         let token = new_resume_token();
         let seat = JoinSeat {
             app_id: &request.app_id,
@@ -196,6 +205,62 @@ impl Control {
                 self.reject(code, reason).await;
                 None
             }
+        }
+    }
+
+    /// The checks that involve other nodes: a draining relay opens no new room, and in a
+    /// cluster the directory must assign the room here and the nonce must be unused anywhere.
+    async fn check_placement(
+        &self,
+        request: &JoinRequest,
+        now: i64,
+    ) -> Result<(), (ErrorCode, String)> {
+        let room_is_here = self
+            .shared
+            .rooms()
+            .hosts(&request.app_id, &request.group_id);
+        let cluster = self.shared.cluster.as_deref();
+        if self.shared.is_draining() && !room_is_here {
+            if let Some(node) = cluster {
+                // Pinned here just before the drain began: hand it back, so the backend's
+                // next placement picks an active node instead of this one again.
+                if let Err(e) = node.release_room(&request.app_id, &request.group_id).await {
+                    self.shared.logger.warn(format_args!("{e}"));
+                }
+            }
+            return Err((
+                ErrorCode::RoomElsewhere,
+                "this relay is draining and opens no new rooms; place the room again".into(),
+            ));
+        }
+        let Some(node) = cluster else { return Ok(()) };
+        let window = self.shared.timestamp_window_secs;
+        let valid_until = request.time_stamp.saturating_add(window);
+        let nonce_ttl = Duration::from_secs(valid_until.saturating_sub(now).max(1) as u64);
+        let join = JoinToCheck {
+            app_id: &request.app_id,
+            open_id: &request.open_id,
+            group_id: &request.group_id,
+            nonce_str: &request.nonce_str,
+            nonce_ttl,
+            room_is_here,
+        };
+        match node.check_join(join).await {
+            Ok(()) => Ok(()),
+            // The same answer as every other admission failure: a prober learns nothing.
+            Err(ClusterRefusal::ReplayedNonce) => Err((
+                ErrorCode::SignatureRejected,
+                "signature rejected".to_string(),
+            )),
+            Err(ClusterRefusal::Elsewhere(owner)) => Err((
+                ErrorCode::RoomElsewhere,
+                match owner {
+                    Some(_) => "the room is assigned to another relay node; place it again",
+                    None => "the room is not placed on this relay node; place it first",
+                }
+                .to_string(),
+            )),
+            Err(ClusterRefusal::Unavailable(e)) => Err((e.code, e.reason)),
         }
     }
 

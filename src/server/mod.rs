@@ -10,7 +10,8 @@ mod rooms;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,6 +23,7 @@ use driver::{Driver, LoopSetup};
 pub use admission::{Admission, Refusal};
 pub use rooms::{JoinRefusal, Rooms};
 
+use crate::cluster::{ClusterConfig, HostedRooms, Node, RoomId};
 use crate::error::{ErrorCode, VoipError};
 use crate::log::Logger;
 use crate::net::tls::{self, Liveness, ServerIdentity};
@@ -47,6 +49,8 @@ pub struct ServerConfig {
     /// same port (`SO_REUSEPORT`); 0 means one per worker thread of the runtime the server
     /// starts in.
     pub io_loops: usize,
+    /// Join a cluster of relays sharing a directory in Redis; `None` runs alone.
+    pub cluster: Option<ClusterConfig>,
     pub logger: Logger,
 }
 
@@ -62,6 +66,7 @@ impl Default for ServerConfig {
             liveness: Liveness::default(),
             handshake_timeout: Duration::from_secs(5),
             io_loops: 0,
+            cluster: None,
             logger: Logger::default(),
         }
     }
@@ -74,6 +79,12 @@ pub(crate) struct Shared {
     rooms: Mutex<Rooms>,
     resume_grace: Duration,
     handshake_timeout: Duration,
+    /// How long a nonce stays dangerous after its timestamp: the shared nonce cache's TTL.
+    timestamp_window_secs: i64,
+    /// The cluster membership, when the relay runs as one node of many.
+    cluster: Option<Arc<Node>>,
+    /// Draining: rooms running here carry on, new ones are refused.
+    draining: AtomicBool,
     logger: Logger,
 }
 
@@ -90,6 +101,20 @@ impl Shared {
         self.admission
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+}
+
+impl HostedRooms for Shared {
+    fn hosted_rooms(&self) -> Vec<RoomId> {
+        self.rooms().room_ids()
+    }
+
+    fn member_count(&self) -> usize {
+        self.rooms().member_count()
     }
 }
 
@@ -137,13 +162,32 @@ impl Server {
             .local_addr()
             .map_err(|e| VoipError::new(ErrorCode::System, format!("local address: {e}")))?;
         let window_secs = i64::try_from(config.timestamp_window.as_secs()).unwrap_or(i64::MAX);
+        // Joined before the first connection is accepted: every join is checked by the
+        // directory from the start.
+        let cluster = match config.cluster {
+            Some(mut cluster) => {
+                if cluster.public_addr.is_empty() {
+                    cluster.public_addr = local_addr.to_string();
+                }
+                let node = Node::join(cluster, cert_sha256.clone(), config.logger.clone());
+                Some(node.await?)
+            }
+            None => None,
+        };
         let shared = Arc::new(Shared {
             admission: Mutex::new(Admission::new(config.apps, window_secs)),
             rooms: Mutex::new(Rooms::new(config.max_members)),
             resume_grace: config.resume_grace,
             handshake_timeout: config.handshake_timeout,
+            timestamp_window_secs: window_secs,
+            cluster,
+            draining: AtomicBool::new(false),
             logger: config.logger,
         });
+        if let Some(node) = &shared.cluster {
+            let host: Arc<dyn HostedRooms> = shared.clone();
+            node.run(Arc::downgrade(&host) as Weak<dyn HostedRooms>);
+        }
         // Control tasks run on the caller's runtime; the I/O loops on threads of their own.
         let runtime = tokio::runtime::Handle::current();
         let endpoint_config = Arc::new(quinn_proto::EndpointConfig::default());
@@ -209,9 +253,39 @@ impl Server {
         }
     }
 
+    /// Stops taking new rooms while the running ones carry on; in a cluster the node's record
+    /// says `draining` at once, so placements go elsewhere. Joins to rooms running here are
+    /// still admitted, so no room is split.
+    pub fn drain(&self) {
+        self.shared.draining.store(true, Ordering::Relaxed);
+        if let Some(node) = &self.shared.cluster {
+            node.start_draining();
+        }
+        self.shared.logger.info(format_args!(
+            "draining: no new rooms, running ones carry on"
+        ));
+    }
+
+    /// Waits until no room runs here (after [`Server::drain`], until the last match ends).
+    pub async fn until_empty(&self) {
+        while self.shared.rooms().member_count() > 0 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The node id in the cluster, if the relay is part of one.
+    pub fn node_id(&self) -> Option<&str> {
+        self.shared.cluster.as_deref().map(Node::node_id)
+    }
+
     /// Tells every member the server is going away, closes all connections and waits (briefly)
-    /// for them to drain.
+    /// for them to drain. A cluster node first leaves the directory (its rooms unpinned, its
+    /// record removed), so backends re-place those rooms as their members rejoin.
     pub async fn shutdown(self) {
+        if let Some(node) = &self.shared.cluster {
+            let rooms = self.shared.rooms().room_ids();
+            node.leave(&rooms).await;
+        }
         self.shared.rooms().announce_shutdown();
         // Each connection task writes the notice and waits for its client to close; give them
         // that time (bounded), so members learn why rather than just losing the connection.
@@ -242,6 +316,9 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if let Some(node) = &self.shared.cluster {
+            node.stop();
+        }
         for commands in &self.commands {
             let _ = commands.send(Command::Stop);
         }

@@ -305,6 +305,22 @@ impl Rooms {
         }
     }
 
+    /// Whether a room with these ids runs here.
+    pub fn hosts(&self, app_id: &str, group_id: &str) -> bool {
+        self.rooms.contains_key(&RoomKey {
+            app_id: app_id.to_string(),
+            group_id: group_id.to_string(),
+        })
+    }
+
+    /// The (app_id, group_id) of every room running here.
+    pub fn room_ids(&self) -> Vec<(String, String)> {
+        self.rooms
+            .keys()
+            .map(|key| (key.app_id.clone(), key.group_id.clone()))
+            .collect()
+    }
+
     pub fn room_count(&self) -> usize {
         self.rooms.len()
     }
