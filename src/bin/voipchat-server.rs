@@ -1,5 +1,6 @@
 //! `voipchat-server`: the relay as a command-line program, plus a `sign` helper that computes
-//! signed join parameters the way a game backend does (for scripts, demos and tests).
+//! signed join parameters the way a game backend does, and a `place` helper that finds a room's
+//! node in a cluster (for scripts, demos, tests, and backends in any language).
 //!
 //! Everything a script reads goes to stdout (the two start-up lines, or the `sign` JSON); logs go
 //! to stderr only. Usage errors exit with 2, runtime failures (unreadable certificate, address in
@@ -14,6 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use tokio::signal::unix::{signal, SignalKind};
+use voipchat::cluster::{ClusterConfig, Directory};
 use voipchat::log::{LogLevel, Logger};
 use voipchat::net::tls::ServerIdentity;
 use voipchat::types::limits;
@@ -28,6 +30,7 @@ voipchat-server: the voipchat QUIC relay
 USAGE:
     voipchat-server --app APP_ID:APP_SECRET [--app ...] [OPTIONS]
     voipchat-server sign --app-id ID --app-secret SECRET --open-id OID --group-id GID [--nonce N] [--timestamp T]
+    voipchat-server place --redis URL --app-id ID --group-id GID
     voipchat-server --help
 
 OPTIONS:
@@ -41,6 +44,12 @@ OPTIONS:
     --cert PEM --key PEM       TLS certificate chain and private key (both or neither);
                                without them a fresh self-signed certificate is made
     --log-level LEVEL          error, warn, info or debug [default: info]
+    --redis URL                join a cluster whose directory is this Redis
+                               (redis://HOST:PORT); needs --node-id
+    --node-id ID               this node's id in the cluster, unique: 1 to 64 letters,
+                               digits, '-', '_' or '.'
+    --public-addr HOST:PORT    where clients reach this node [default: the listening
+                               address; required when listening on 0.0.0.0 or [::]]
     -h, --help                 print this help
 
     Every option also accepts the form --option=VALUE.
@@ -50,12 +59,15 @@ OUTPUT:
         listening <ip:port>
         cert-sha256 <64 lowercase hex>
     (clients pin that fingerprint). Logs go to stderr. SIGINT or SIGTERM tells every member
-    the server is shutting down, closes the connections and exits 0.
+    the server is shutting down, closes the connections and exits 0. In a cluster (--redis),
+    SIGTERM drains instead: no new rooms, running ones carry on, and the node exits 0 once
+    the last member has left (a second signal, or SIGINT, shuts down at once).
 
 EXIT STATUS:
     0 clean shutdown, 1 runtime failure (bad certificate, cannot listen), 2 usage error
 
-Run `voipchat-server sign --help` for the signing helper.
+Run `voipchat-server sign --help` for the signing helper, `voipchat-server place --help` for
+the placement helper.
 ";
 
 const SIGN_USAGE: &str = "\
@@ -79,6 +91,27 @@ Prints one JSON object on stdout:
 with timeStamp a number and signature WeChat's lowercase hex HMAC-SHA256.
 ";
 
+const PLACE_USAGE: &str = "\
+voipchat-server place: the relay node a room lives on, in a cluster (what a game backend hands a
+client next to the signed join)
+
+USAGE:
+    voipchat-server place --redis URL --app-id ID --group-id GID
+
+OPTIONS:
+    --redis URL        the cluster's directory, redis://HOST:PORT
+    --app-id ID        the app's id
+    --group-id GID     the room
+    -h, --help         print this help
+
+Finds the room's node, or picks one (rendezvous hashing over the active nodes) and pins it,
+exactly as concurrent backends agree on. Prints one JSON object on stdout:
+    {\"appId\",\"groupId\",\"nodeId\",\"server\",\"serverCertSha256\"}
+where server and serverCertSha256 go into the client's config (voip_init's server and
+server_cert_sha256). Exits 1 with the error code and reason on stderr when Redis is
+unreachable (-1012) or no active node is registered (-1004).
+";
+
 /// A usage error: a one-line message, printed with a pointer to the right `--help`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct UsageError {
@@ -100,14 +133,23 @@ impl UsageError {
             help: "voipchat-server sign --help",
         }
     }
+
+    fn place(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            help: "voipchat-server place --help",
+        }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
 enum Command {
     Help,
     SignHelp,
+    PlaceHelp,
     Serve(ServeArgs),
     Sign(SignArgs),
+    Place(PlaceArgs),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -120,6 +162,16 @@ struct ServeArgs {
     /// (certificate chain PEM, private key PEM)
     tls: Option<(String, String)>,
     log_level: LogLevel,
+    /// With `--redis`: the node's place in a cluster (an empty public address means the
+    /// listening one).
+    cluster: Option<ClusterConfig>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct PlaceArgs {
+    redis_url: String,
+    app_id: String,
+    group_id: String,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -199,6 +251,7 @@ fn parse_number<T: std::str::FromStr>(
 fn parse_command(args: &[String]) -> Result<Command, UsageError> {
     match args.first().map(String::as_str) {
         Some("sign") => parse_sign(&args[1..]),
+        Some("place") => parse_place(&args[1..]),
         _ => parse_serve(args),
     }
 }
@@ -217,6 +270,9 @@ fn parse_serve(args: &[String]) -> Result<Command, UsageError> {
     let mut cert = None;
     let mut key = None;
     let mut log_level = None;
+    let mut redis_url = None;
+    let mut node_id = None;
+    let mut public_addr = None;
     while let Some(arg) = flags.next() {
         let (flag, value) = match arg? {
             Arg::Help => return Ok(Command::Help),
@@ -286,6 +342,19 @@ fn parse_serve(args: &[String]) -> Result<Command, UsageError> {
                 };
                 set_once(&mut log_level, flag, level, error)?;
             }
+            "--redis" => set_once(&mut redis_url, flag, value, error)?,
+            "--node-id" => set_once(&mut node_id, flag, value, error)?,
+            "--public-addr" => {
+                let valid = value
+                    .rsplit_once(':')
+                    .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+                if !valid {
+                    return Err(error(format!(
+                        "--public-addr: '{value}' is not HOST:PORT (e.g. relay-1.example.com:4433)"
+                    )));
+                }
+                set_once(&mut public_addr, flag, value, error)?;
+            }
             _ => return Err(error(format!("unknown flag {flag}"))),
         }
     }
@@ -301,15 +370,72 @@ fn parse_serve(args: &[String]) -> Result<Command, UsageError> {
         (Some(_), None) => return Err(error("--cert needs --key".to_string())),
         (None, Some(_)) => return Err(error("--key needs --cert".to_string())),
     };
+    let listen = listen.unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"));
+    let cluster = match (redis_url, node_id) {
+        (Some(redis_url), Some(node_id)) => {
+            if public_addr.is_none() && listen.ip().is_unspecified() {
+                return Err(error(format!(
+                    "--public-addr is required with --redis when listening on {listen}: \
+                     clients must be told an address they can reach"
+                )));
+            }
+            Some(ClusterConfig::new(
+                redis_url,
+                node_id,
+                public_addr.unwrap_or_default(),
+            ))
+        }
+        (Some(_), None) => return Err(error("--redis needs --node-id".to_string())),
+        (None, Some(_)) => return Err(error("--node-id needs --redis".to_string())),
+        (None, None) if public_addr.is_some() => {
+            return Err(error("--public-addr needs --redis".to_string()))
+        }
+        (None, None) => None,
+    };
     let defaults = ServerConfig::default();
     Ok(Command::Serve(ServeArgs {
-        listen: listen.unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default")),
+        listen,
         apps,
         max_members: max_members.unwrap_or(defaults.max_members),
         timestamp_window: timestamp_window.unwrap_or(defaults.timestamp_window),
         resume_grace: resume_grace.unwrap_or(defaults.resume_grace),
         tls,
         log_level: log_level.unwrap_or(LogLevel::Info),
+        cluster,
+    }))
+}
+
+fn parse_place(args: &[String]) -> Result<Command, UsageError> {
+    let error = UsageError::place as fn(String) -> UsageError;
+    let mut flags = Flags {
+        args: args.iter(),
+        error,
+    };
+    let mut redis_url = None;
+    let mut app_id = None;
+    let mut group_id = None;
+    while let Some(arg) = flags.next() {
+        let (flag, value) = match arg? {
+            Arg::Help => return Ok(Command::PlaceHelp),
+            Arg::Flag(flag, value) => (flag, value),
+        };
+        let slot = match flag {
+            "--redis" => &mut redis_url,
+            "--app-id" => &mut app_id,
+            "--group-id" => &mut group_id,
+            _ => return Err(error(format!("unknown flag {flag}"))),
+        };
+        if value.is_empty() {
+            return Err(error(format!("{flag}: must not be empty")));
+        }
+        set_once(slot, flag, value, error)?;
+    }
+    let required =
+        |slot: Option<String>, flag: &str| slot.ok_or_else(|| error(format!("{flag} is required")));
+    Ok(Command::Place(PlaceArgs {
+        redis_url: required(redis_url, "--redis")?,
+        app_id: required(app_id, "--app-id")?,
+        group_id: required(group_id, "--group-id")?,
     }))
 }
 
@@ -410,12 +536,57 @@ fn signed_join(args: SignArgs) -> SignedJoin {
 }
 
 fn run_sign(args: SignArgs) -> ExitCode {
-    let json = serde_json::to_string(&signed_join(args)).expect("plain strings serialize");
+    print_json(&signed_join(args))
+}
+
+fn print_json(value: &impl Serialize) -> ExitCode {
+    let json = serde_json::to_string(value).expect("plain strings serialize");
     let mut stdout = std::io::stdout().lock();
     match writeln!(stdout, "{json}").and_then(|()| stdout.flush()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{PROGRAM}: cannot write to stdout: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A room's node, under the names a backend hands the client (camelCase, as `sign`'s).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PlacedRoom {
+    app_id: String,
+    group_id: String,
+    node_id: String,
+    server: String,
+    server_cert_sha256: String,
+}
+
+fn run_place(args: PlaceArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("{PROGRAM}: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let placed = runtime.block_on(async {
+        let directory = Directory::connect(&args.redis_url).await?;
+        voipchat::cluster::place(&directory, &args.app_id, &args.group_id).await
+    });
+    match placed {
+        Ok(placement) => print_json(&PlacedRoom {
+            app_id: args.app_id,
+            group_id: args.group_id,
+            node_id: placement.node_id,
+            server: placement.server,
+            server_cert_sha256: placement.server_cert_sha256,
+        }),
+        Err(e) => {
+            eprintln!("{PROGRAM}: {e}");
             ExitCode::FAILURE
         }
     }
@@ -451,6 +622,7 @@ fn run_serve(args: ServeArgs) -> ExitCode {
         timestamp_window: args.timestamp_window,
         identity,
         resume_grace: args.resume_grace,
+        cluster: args.cluster,
         logger: logger.clone(),
         ..ServerConfig::default()
     };
@@ -496,7 +668,28 @@ async fn serve(config: ServerConfig, logger: Logger) -> ExitCode {
         _ = interrupt.recv() => "SIGINT",
         _ = terminate.recv() => "SIGTERM",
     };
-    logger.info(format_args!("{name} received, shutting down"));
+    if name == "SIGTERM" && server.node_id().is_some() {
+        // A deploy: let the running matches end here while new rooms go to other nodes.
+        logger.info(format_args!(
+            "SIGTERM received: draining until the last member leaves (signal again to stop now)"
+        ));
+        server.drain();
+        let drained = tokio::select! {
+            () = server.until_empty() => true,
+            _ = interrupt.recv() => false,
+            _ = terminate.recv() => false,
+        };
+        logger.info(format_args!(
+            "{}, shutting down",
+            if drained {
+                "drained"
+            } else {
+                "second signal received"
+            }
+        ));
+    } else {
+        logger.info(format_args!("{name} received, shutting down"));
+    }
     tokio::select! {
         () = server.shutdown() => ExitCode::SUCCESS,
         _ = interrupt.recv() => {
@@ -529,7 +722,12 @@ fn main() -> ExitCode {
             print!("{SIGN_USAGE}");
             ExitCode::SUCCESS
         }
+        Ok(Command::PlaceHelp) => {
+            print!("{PLACE_USAGE}");
+            ExitCode::SUCCESS
+        }
         Ok(Command::Sign(args)) => run_sign(args),
+        Ok(Command::Place(args)) => run_place(args),
         Ok(Command::Serve(args)) => run_serve(args),
         Err(e) => {
             eprintln!("{PROGRAM}: {}", e.message);
@@ -571,6 +769,87 @@ mod tests {
         assert_eq!(parsed.resume_grace, Duration::from_secs(10));
         assert_eq!(parsed.tls, None);
         assert_eq!(parsed.log_level, LogLevel::Info);
+        assert_eq!(parsed.cluster, None);
+    }
+
+    #[test]
+    fn cluster_flags_make_a_cluster_config() {
+        let parsed = serve(&[
+            "--app=a:b",
+            "--listen=127.0.0.1:0",
+            "--redis=redis://127.0.0.1:6379",
+            "--node-id=relay-1",
+        ]);
+        let cluster = parsed.cluster.unwrap();
+        assert_eq!(cluster.redis_url, "redis://127.0.0.1:6379");
+        assert_eq!(cluster.node_id, "relay-1");
+        assert_eq!(cluster.public_addr, "", "the listening address, once bound");
+        let parsed = serve(&[
+            "--app=a:b",
+            "--redis=redis://r:1",
+            "--node-id=n",
+            "--public-addr=relay-1.example.com:4433",
+        ]);
+        assert_eq!(
+            parsed.cluster.unwrap().public_addr,
+            "relay-1.example.com:4433"
+        );
+    }
+
+    #[test]
+    fn cluster_flags_go_together() {
+        assert_eq!(
+            error(&["--app=a:b", "--redis=redis://r:1"]),
+            "--redis needs --node-id"
+        );
+        assert_eq!(
+            error(&["--app=a:b", "--node-id=n"]),
+            "--node-id needs --redis"
+        );
+        assert_eq!(
+            error(&["--app=a:b", "--public-addr=h:1"]),
+            "--public-addr needs --redis"
+        );
+        assert!(error(&["--app=a:b", "--redis=redis://r:1", "--node-id=n"])
+            .contains("--public-addr is required"));
+        assert!(error(&[
+            "--app=a:b",
+            "--redis=redis://r:1",
+            "--node-id=n",
+            "--public-addr=nohost"
+        ])
+        .contains("HOST:PORT"));
+    }
+
+    #[test]
+    fn place_needs_its_three_flags() {
+        let parsed = parse_command(&args(&[
+            "place",
+            "--redis",
+            "redis://127.0.0.1:1",
+            "--app-id=wx1",
+            "--group-id",
+            "g",
+        ]));
+        assert_eq!(
+            parsed,
+            Ok(Command::Place(PlaceArgs {
+                redis_url: "redis://127.0.0.1:1".into(),
+                app_id: "wx1".into(),
+                group_id: "g".into(),
+            }))
+        );
+        let err = parse_command(&args(&["place", "--app-id=wx1", "--group-id=g"])).unwrap_err();
+        assert_eq!(err.message, "--redis is required");
+        assert_eq!(err.help, "voipchat-server place --help");
+        assert_eq!(
+            parse_command(&args(&["place", "-h"])),
+            Ok(Command::PlaceHelp)
+        );
+        assert!(parse_command(&args(&["place", "--group-id="]))
+            .unwrap_err()
+            .message
+            .contains("must not be empty"));
     }
 
     #[test]
