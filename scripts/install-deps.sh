@@ -10,6 +10,7 @@ packages=(
     cmake           # builds libopus (with its neural concealment) from source, statically
     libasound2-dev  # ALSA, cpal's Linux backend
     valgrind        # the C ABI test runs under memcheck
+    redis-server    # the cluster tests' shared directory (tests/cluster.rs starts its own)
     "$@"
 )
 missing=()

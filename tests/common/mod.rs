@@ -134,5 +134,7 @@ impl Events {
     }
 }
 
+pub mod redis;
+pub mod relay_process;
 pub mod signal;
 pub mod udp_proxy;
