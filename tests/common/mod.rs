@@ -134,6 +134,7 @@ impl Events {
     }
 }
 
+pub mod cluster;
 pub mod redis;
 pub mod relay_process;
 pub mod signal;
