@@ -343,7 +343,12 @@ fn parse_serve(args: &[String]) -> Result<Command, UsageError> {
                 set_once(&mut log_level, flag, level, error)?;
             }
             "--redis" => set_once(&mut redis_url, flag, value, error)?,
-            "--node-id" => set_once(&mut node_id, flag, value, error)?,
+            "--node-id" => {
+                if let Err(e) = voipchat::cluster::check_node_id(&value) {
+                    return Err(error(format!("--node-id: {}", e.reason)));
+                }
+                set_once(&mut node_id, flag, value, error)?;
+            }
             "--public-addr" => {
                 let valid = value
                     .rsplit_once(':')
@@ -812,6 +817,7 @@ mod tests {
         );
         assert!(error(&["--app=a:b", "--redis=redis://r:1", "--node-id=n"])
             .contains("--public-addr is required"));
+        assert!(error(&["--app=a:b", "--node-id=a:b"]).starts_with("--node-id: node id \"a:b\""));
         assert!(error(&[
             "--app=a:b",
             "--redis=redis://r:1",

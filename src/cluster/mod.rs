@@ -16,7 +16,7 @@ pub mod placement;
 use std::time::Duration;
 
 pub use directory::{Directory, NodeRecord, NodeState};
-pub use node::{ClusterRefusal, HostedRooms, JoinToCheck, Node, RoomId};
+pub use node::{check_node_id, ClusterRefusal, HostedRooms, JoinToCheck, Node, RoomId};
 pub use placement::{place, Placement};
 
 /// How a relay joins a cluster (`ServerConfig::cluster`).

@@ -271,7 +271,7 @@ impl Node {
 }
 
 /// Node ids become part of Redis keys and of placements' JSON: keep them short and plain.
-fn check_node_id(node_id: &str) -> Result<(), VoipError> {
+pub fn check_node_id(node_id: &str) -> Result<(), VoipError> {
     let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
     if node_id.is_empty() || node_id.len() > 64 || !node_id.chars().all(plain) {
         return Err(VoipError::new(
