@@ -172,6 +172,12 @@ typedef struct {
    * After a lost connection, how long to try resuming before `interrupted`; 0 = default 10000.
    */
   uint32_t resume_timeout_ms;
+  /**
+   * Silence after which the connection counts as lost (keep-alives keep a quiet one
+   * alive); 0 = default 6000, otherwise at least 500. With several relays, a shorter one
+   * (with a short `resume_timeout_ms`) tells members of a dead node sooner (-1011).
+   */
+  uint32_t idle_timeout_ms;
 } VoipConfig;
 
 /**

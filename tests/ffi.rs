@@ -445,6 +445,14 @@ fn calls_before_init_fail_synchronously_with_minus_1001() {
         message.to_str().unwrap().contains("dispatch"),
         "{message:?}"
     );
+    bad.dispatch = VOIP_DISPATCH_POLL;
+    bad.idle_timeout_ms = 499;
+    assert_eq!(unsafe { voip_init(&bad) }, VOIP_ERR_INVALID_ARGUMENT);
+    let message = unsafe { CStr::from_ptr(voip_last_error_message()) };
+    assert!(
+        message.to_str().unwrap().contains("idle_timeout_ms"),
+        "{message:?}"
+    );
 }
 
 /// Threads of this process with the given name (from /proc, so nothing in the SDK is trusted).

@@ -18,6 +18,7 @@ use crate::client::{
 };
 use crate::error::{ErrorCode, VoipError};
 use crate::log::{LogLevel, Logger};
+use crate::net::tls::Liveness;
 use crate::types::{MuteConfig, RoomType};
 
 struct Sdk {
@@ -338,6 +339,17 @@ unsafe fn read_config(config: &VoipConfig, logger: Logger) -> Result<ClientConfi
         strings::optional(config.server_cert_sha256, "server_cert_sha256")?.map(str::to_string);
     client.connect_timeout = millis_or(config.connect_timeout_ms, client.connect_timeout);
     client.resume_timeout = millis_or(config.resume_timeout_ms, client.resume_timeout);
+    if config.idle_timeout_ms != 0 {
+        let idle = Duration::from_millis(u64::from(config.idle_timeout_ms));
+        if idle < Liveness::MIN_IDLE_TIMEOUT {
+            return invalid(format!(
+                "idle_timeout_ms must be at least {} (or 0 for the default), not {}",
+                Liveness::MIN_IDLE_TIMEOUT.as_millis(),
+                config.idle_timeout_ms
+            ));
+        }
+        client.liveness = Liveness::with_idle_timeout(idle);
+    }
     client.logger = logger;
     client.audio = AudioConfig {
         mode: if config.audio_mode == VOIP_AUDIO_DEVICE {
@@ -387,6 +399,7 @@ pub extern "C" fn voip_config_default() -> VoipConfig {
         log_user_data: std::ptr::null_mut(),
         connect_timeout_ms: 0,
         resume_timeout_ms: 0,
+        idle_timeout_ms: 0,
     }
 }
 

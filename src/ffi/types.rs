@@ -119,6 +119,10 @@ pub struct VoipConfig {
     pub connect_timeout_ms: u32,
     /// After a lost connection, how long to try resuming before `interrupted`; 0 = default 10000.
     pub resume_timeout_ms: u32,
+    /// Silence after which the connection counts as lost (keep-alives keep a quiet one
+    /// alive); 0 = default 6000, otherwise at least 500. With several relays, a shorter one
+    /// (with a short `resume_timeout_ms`) tells members of a dead node sooner (-1011).
+    pub idle_timeout_ms: u32,
 }
 
 /// WeChat's `joinVoIPChat` parameters. Strings are NUL-terminated UTF-8.

@@ -81,6 +81,22 @@ pub struct Liveness {
     pub keep_alive: Duration,
 }
 
+impl Liveness {
+    /// The shortest idle timeout accepted from a caller: below it a busy network's ordinary
+    /// hiccups would read as a lost connection.
+    pub const MIN_IDLE_TIMEOUT: Duration = Duration::from_millis(500);
+
+    /// A connection declared lost after `idle_timeout` of silence, with keep-alives often
+    /// enough (a fifth of it, at most every second) that a live but quiet one never is. A
+    /// game running several relays shortens it so members of a dead node find out sooner.
+    pub fn with_idle_timeout(idle_timeout: Duration) -> Liveness {
+        Liveness {
+            idle_timeout,
+            keep_alive: (idle_timeout / 5).min(Duration::from_secs(1)),
+        }
+    }
+}
+
 impl Default for Liveness {
     fn default() -> Self {
         Self {

@@ -66,10 +66,7 @@ impl Cluster {
 /// that runs many relays would configure it (defaults: 6 s idle timeout, 10 s of resuming).
 pub fn client_config(server: &str, cert_sha256: &str) -> ClientConfig {
     let mut config = ClientConfig::new(server).pinned(cert_sha256);
-    config.liveness = Liveness {
-        idle_timeout: Duration::from_millis(1500),
-        keep_alive: Duration::from_millis(300),
-    };
+    config.liveness = Liveness::with_idle_timeout(Duration::from_millis(1500));
     config.resume_timeout = Duration::from_secs(1);
     config.connect_timeout = Duration::from_secs(1);
     config

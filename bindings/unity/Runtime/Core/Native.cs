@@ -103,6 +103,7 @@ namespace VoipChatSdk.Interop
             public IntPtr log_user_data;        // void *
             public uint connect_timeout_ms;
             public uint resume_timeout_ms;
+            public uint idle_timeout_ms;
         }
 
         [StructLayout(LayoutKind.Sequential)]

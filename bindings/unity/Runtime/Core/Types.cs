@@ -246,6 +246,9 @@ namespace VoipChatSdk
         /// <summary>After a lost connection, how long to try resuming; 0 = default (10000).</summary>
         public int ResumeTimeoutMs;
 
+        /// <summary>Silence after which the connection counts as lost; 0 = default (6000), else at least 500. Shorten it (with ResumeTimeoutMs) when running several relays, so a dead node's members learn it sooner (-1011).</summary>
+        public int IdleTimeoutMs;
+
         /// <summary>Log lines below this level are dropped before they reach <see cref="VoipChat.Log"/>.</summary>
         public LogLevel LogLevel = LogLevel.Info;
     }

@@ -189,6 +189,7 @@ namespace VoipChatSdk
                     c.log_user_data = IntPtr.Zero;
                     c.connect_timeout_ms = (uint)Math.Max(0, config.ConnectTimeoutMs);
                     c.resume_timeout_ms = (uint)Math.Max(0, config.ResumeTimeoutMs);
+                    c.idle_timeout_ms = (uint)Math.Max(0, config.IdleTimeoutMs);
                     InstallListeners();
                     int code = Native.voip_init(ref c);
                     if (code != ErrorCodes.Ok)
