@@ -1068,7 +1068,7 @@ def check_gdscript(path, text: str, problems: Problems, ctx: ScriptContext, line
             declared.add(fm.group(1))
             if fm.group(2):
                 typed[fm.group(1)] = fm.group(2)
-        elif code.startswith("for"):
+        elif re.match(r"for\b", code):
             report(lg.line, f"malformed for statement: {code!r}")
     if not has_extends:
         report(1, "no 'extends' statement")
@@ -1132,8 +1132,12 @@ def gdscript_blocks(markdown: str) -> list[tuple[int, str]]:
 
 
 def find_files(root: Path):
+    # tests/engine's scene and script are not checked here: they run only inside a copy of the
+    # demo project, in a real Godot (tests/engine/run.sh), which reads them for real.
     def included(p: Path) -> bool:
         parts = p.relative_to(root).parts
+        if parts[:2] == ("tests", "engine"):
+            return False
         return not any(part in {"target", ".godot", "bin"} or part.startswith(".") for part in parts[:-1])
 
     files = [p for p in sorted(root.rglob("*")) if p.is_file() and included(p)]
@@ -1206,7 +1210,7 @@ MUTATIONS = [
     ("voipchat.gdextension", "unterminated string", replace_once('libvoipchat_godot.so"\n', "libvoipchat_godot.so\n")),
     ("voipchat.gdextension", "linux release entry dropped",
      lambda t: "\n".join(l for l in t.split("\n") if not l.startswith("linux.release"))),
-    ("voipchat.gdextension", "a line without '='", replace_once("reloadable = true", "reloadable true")),
+    ("voipchat.gdextension", "a line without '='", replace_once("reloadable = false", "reloadable false")),
     ("voipchat.gdextension", "Godot 3 version", replace_once("compatibility_minimum = 4.2", "compatibility_minimum = 3.5")),
     ("voipchat.gdextension", "bad section header", replace_once("[libraries]", "[libraries")),
     ("demo/project.godot", "Godot 3 config_version", replace_once("config_version=5", "config_version=4")),
