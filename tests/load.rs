@@ -3,8 +3,11 @@
 //! speaker reaches each other member of its room and nobody outside it. Keeps the tool from
 //! rotting; the figures themselves belong in BENCHMARKS.md, not in assertions.
 
+mod common;
+
 use std::time::Duration;
 
+use common::redis::RedisServer;
 use voipchat::load::{self, LoadConfig, PhaseReport, Target};
 
 fn assert_clean(name: &str, phase: &PhaseReport, members: u64, rooms: u64, speakers: u64) {
@@ -67,4 +70,42 @@ fn fifty_members_in_five_rooms_hear_exactly_their_rooms_speakers() {
     let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
     assert_eq!(json["relay"]["delivery"]["lost"], 0);
     assert_eq!(json["join"]["admitted"], 50);
+}
+
+#[test]
+fn a_cluster_of_three_nodes_carries_rooms_placed_by_the_directory() {
+    let redis = RedisServer::start();
+    let config = LoadConfig {
+        target: Target::Cluster {
+            redis_url: redis.url(),
+            nodes: 3,
+            binary: Some(env!("CARGO_BIN_EXE_voipchat-server").into()),
+        },
+        members: 30,
+        rooms: 6,
+        speakers_per_room: 2,
+        duration: Duration::from_secs(2),
+        warmup: Duration::from_millis(500),
+        client_sockets: 2,
+        baseline: false,
+        ..LoadConfig::default()
+    };
+    let report = load::run(&config).expect("the load run completes");
+    // Every join admitted: each went to the node its room was placed on (a wrong node
+    // refuses with -1010).
+    let join = report.join.as_ref().expect("a join storm");
+    assert_eq!(
+        (join.admitted, join.refused, join.failed),
+        (30, 0, 0),
+        "{join:?}"
+    );
+    let relay = report.relay.as_ref().expect("a relay phase");
+    assert_clean("cluster", relay, 30, 6, 2);
+    assert_eq!(report.settings.cluster_nodes, Some(3));
+    let memory = report
+        .memory
+        .as_ref()
+        .expect("memory summed over the nodes");
+    assert!(memory.rss_before_bytes > 0);
+    assert!(report.to_text().contains("of 3 node(s)"));
 }

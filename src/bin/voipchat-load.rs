@@ -17,18 +17,24 @@ const USAGE: &str = "\
 voipchat-load: load generator for the voipchat relay
 
 USAGE:
-    voipchat-load [--embedded | --spawn | --server HOST:PORT --pin SHA256 --app ID:SECRET] [OPTIONS]
+    voipchat-load [--embedded | --spawn | --cluster N --redis URL |
+                   --server HOST:PORT --pin SHA256 --app ID:SECRET] [OPTIONS]
 
 TARGET (one of):
     --embedded                 start a relay in this process on its own runtime [default]
     --spawn                    start the voipchat-server binary (next to this one) as a child,
                                so its CPU time and memory are measured apart from the load tool
+    --cluster N                start N voipchat-server nodes joined to the Redis given by
+                               --redis, and place every room as a game backend does; CPU
+                               and memory are summed over the nodes
+    --redis URL                the cluster's directory, redis://HOST:PORT (running, and
+                               this run's alone)
     --server HOST:PORT         a running relay; needs --pin and --app
     --pin SHA256               the relay's certificate fingerprint (64 hex characters)
     --app ID:SECRET            an app the relay admits (split at the first ':')
     --server-pid PID           the running relay's pid (same machine), to measure its CPU
                                and memory
-    --server-binary PATH       the relay binary for --spawn
+    --server-binary PATH       the relay binary for --spawn and --cluster
 
 OPTIONS:
     --members N                members in all [default: 1000]
@@ -58,6 +64,7 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
     let (mut embedded, mut spawn) = (false, false);
     let (mut server, mut pin, mut app, mut pid, mut binary) = (None, None, None, None, None);
     let mut relay_threads = 2;
+    let (mut cluster, mut redis) = (None, None);
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -88,6 +95,8 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
             "--embedded" => embedded = true,
             "--spawn" => spawn = true,
             "--server" => server = Some(value()?),
+            "--cluster" => cluster = Some(number(value()?)?),
+            "--redis" => redis = Some(value()?),
             "--pin" => pin = Some(value()?),
             "--app" => app = Some(value()?),
             "--server-pid" => pid = Some(number(value()?)? as u32),
@@ -108,11 +117,26 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
             other => return Err(format!("unknown argument '{other}'")),
         }
     }
-    let targets = usize::from(embedded) + usize::from(spawn) + usize::from(server.is_some());
+    let targets = usize::from(embedded)
+        + usize::from(spawn)
+        + usize::from(server.is_some())
+        + usize::from(cluster.is_some());
     if targets > 1 {
-        return Err("--embedded, --spawn and --server exclude each other".into());
+        return Err("--embedded, --spawn, --cluster and --server exclude each other".into());
     }
-    config.target = if let Some(server) = server {
+    if redis.is_some() && cluster.is_none() {
+        return Err("--redis needs --cluster N".into());
+    }
+    config.target = if let Some(nodes) = cluster {
+        if nodes == 0 {
+            return Err("--cluster: at least 1 node".into());
+        }
+        Target::Cluster {
+            redis_url: redis.ok_or("--cluster needs --redis redis://HOST:PORT")?,
+            nodes,
+            binary,
+        }
+    } else if let Some(server) = server {
         let pin = pin.ok_or("--server needs --pin")?;
         let app = app.ok_or("--server needs --app ID:SECRET")?;
         let (app_id, app_secret) = app.split_once(':').ok_or("--app must be ID:SECRET")?;

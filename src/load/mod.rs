@@ -12,6 +12,7 @@
 //! threads are named [`RELAY_THREADS`]), per process for a spawned or remote one. What the
 //! load tool itself uses is reported next to it, since on a small machine the two compete.
 
+mod cluster;
 mod proc;
 mod quic;
 mod report;
@@ -47,6 +48,14 @@ pub enum Target {
     /// The `voipchat-server` binary started as a child process (found next to this program
     /// unless given), so its CPU time and memory are its own.
     Spawn { binary: Option<PathBuf> },
+    /// `nodes` `voipchat-server` processes joined to the Redis at `redis_url` (which must be
+    /// running, and should be this run's alone); each room is placed as a game backend places
+    /// it, and CPU and memory are summed over the nodes.
+    Cluster {
+        redis_url: String,
+        nodes: usize,
+        binary: Option<PathBuf>,
+    },
     /// A relay that is already running. Give its pid (same machine) to measure its CPU and
     /// memory.
     Remote {
@@ -184,10 +193,12 @@ pub fn run(config: &LoadConfig) -> Result<Report, String> {
 /// A relay for the run, however it was provided.
 struct RunningRelay {
     kind: TargetKind,
+    /// The relay (in a cluster: the first node; every node admits the same app).
     relay: Arc<quic::Relay>,
     cpu: ServerCpu,
     embedded: Option<(tokio::runtime::Runtime, Server)>,
-    child: Option<std::process::Child>,
+    children: Vec<std::process::Child>,
+    cluster: Option<cluster::SpawnedCluster>,
 }
 
 impl RunningRelay {
@@ -210,19 +221,20 @@ impl RunningRelay {
                         ..ServerConfig::default()
                     }))
                     .map_err(|e| format!("relay: {e}"))?;
-                let relay = quic::Relay {
-                    addr: server.local_addr(),
-                    server_name: "localhost".into(),
-                    cert_sha256: server.cert_sha256().to_string(),
+                let relay = quic::Relay::new(
+                    server.local_addr(),
+                    "localhost".into(),
+                    server.cert_sha256().to_string(),
                     app_id,
                     app_secret,
-                };
+                )?;
                 Ok(RunningRelay {
                     kind: TargetKind::Embedded,
                     relay: Arc::new(relay),
                     cpu: ServerCpu::Threads(RELAY_THREADS),
                     embedded: Some((rt, server)),
-                    child: None,
+                    children: Vec::new(),
+                    cluster: None,
                 })
             }
             Target::Spawn { binary } => {
@@ -230,20 +242,47 @@ impl RunningRelay {
                     Some(path) => path.clone(),
                     None => sibling_binary("voipchat-server")?,
                 };
-                let (child, addr, cert) = spawn_server(&binary, &app_id, &app_secret, max_members)?;
+                let (child, addr, cert) =
+                    spawn_server(&binary, &app_id, &app_secret, max_members, &[])?;
                 let pid = child.id();
                 Ok(RunningRelay {
                     kind: TargetKind::Spawned,
-                    relay: Arc::new(quic::Relay {
+                    relay: Arc::new(quic::Relay::new(
                         addr,
-                        server_name: "localhost".into(),
-                        cert_sha256: cert,
+                        "localhost".into(),
+                        cert,
                         app_id,
                         app_secret,
-                    }),
-                    cpu: ServerCpu::Process(pid),
+                    )?),
+                    cpu: ServerCpu::Processes(vec![pid]),
                     embedded: None,
-                    child: Some(child),
+                    children: vec![child],
+                    cluster: None,
+                })
+            }
+            Target::Cluster {
+                redis_url,
+                nodes,
+                binary,
+            } => {
+                let binary = match binary {
+                    Some(path) => path.clone(),
+                    None => sibling_binary("voipchat-server")?,
+                };
+                let started = cluster::SpawnedCluster::start(
+                    &binary,
+                    redis_url,
+                    *nodes,
+                    (&app_id, &app_secret),
+                    max_members,
+                )?;
+                Ok(RunningRelay {
+                    kind: TargetKind::Cluster,
+                    relay: started.first_node(),
+                    cpu: ServerCpu::Processes(started.pids()),
+                    embedded: None,
+                    children: Vec::new(),
+                    cluster: Some(started),
                 })
             }
             Target::Remote {
@@ -261,25 +300,27 @@ impl RunningRelay {
                 let host = server.rsplit_once(':').map_or(server.as_str(), |(h, _)| h);
                 Ok(RunningRelay {
                     kind: TargetKind::Remote,
-                    relay: Arc::new(quic::Relay {
+                    relay: Arc::new(quic::Relay::new(
                         addr,
-                        server_name: host.trim_matches(['[', ']']).to_string(),
-                        cert_sha256: cert_sha256.clone(),
-                        app_id: app_id.clone(),
-                        app_secret: app_secret.clone(),
-                    }),
-                    cpu: server_pid.map_or(ServerCpu::Unknown, ServerCpu::Process),
+                        host.trim_matches(['[', ']']).to_string(),
+                        cert_sha256.clone(),
+                        app_id.clone(),
+                        app_secret.clone(),
+                    )?),
+                    cpu: ServerCpu::Processes(server_pid.iter().copied().collect()),
                     embedded: None,
-                    child: None,
+                    children: Vec::new(),
+                    cluster: None,
                 })
             }
         }
     }
 
-    fn pid(&self) -> Option<u32> {
-        match self.cpu {
-            ServerCpu::Process(pid) => Some(pid),
-            _ => None,
+    /// The relay processes whose CPU and memory the run measures.
+    fn pids(&self) -> Vec<u32> {
+        match &self.cpu {
+            ServerCpu::Processes(pids) => pids.clone(),
+            ServerCpu::Threads(_) => Vec::new(),
         }
     }
 
@@ -287,14 +328,26 @@ impl RunningRelay {
         self.embedded.as_ref().map(|(_, s)| s.stats().members)
     }
 
+    /// The relay each room's members join: the one relay, or in a cluster the node the
+    /// backend's placement picks for the room.
+    async fn relays_for(&self, groups: &[String]) -> Result<Vec<Arc<quic::Relay>>, String> {
+        match &self.cluster {
+            Some(cluster) => cluster.place(&self.relay.app_id, groups).await,
+            None => Ok(groups.iter().map(|_| self.relay.clone()).collect()),
+        }
+    }
+
     fn stop(&mut self) {
         if let Some((rt, server)) = self.embedded.take() {
             rt.block_on(server.shutdown());
             rt.shutdown_timeout(Duration::from_secs(1));
         }
-        if let Some(mut child) = self.child.take() {
+        for mut child in self.children.drain(..) {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        if let Some(mut cluster) = self.cluster.take() {
+            cluster.stop();
         }
     }
 }
@@ -323,11 +376,14 @@ fn sibling_binary(name: &str) -> Result<PathBuf, String> {
     }
 }
 
+/// Starts `voipchat-server` on a free loopback port (with `extra` flags, e.g. a cluster's) and
+/// reads the address and pin it prints.
 fn spawn_server(
     binary: &std::path::Path,
     app_id: &str,
     app_secret: &str,
     max_members: usize,
+    extra: &[String],
 ) -> Result<(std::process::Child, SocketAddr, String), String> {
     use std::io::BufRead as _;
     let mut child = std::process::Command::new(binary)
@@ -336,6 +392,7 @@ fn spawn_server(
         .arg(format!("{app_id}:{app_secret}"))
         .arg("--max-members")
         .arg(max_members.to_string())
+        .args(extra)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .map_err(|e| format!("{}: {e}", binary.display()))?;
@@ -371,8 +428,8 @@ fn spawn_server(
 enum ServerCpu {
     /// Threads of this process with this name prefix.
     Threads(&'static str),
-    Process(u32),
-    Unknown,
+    /// These processes, summed (none: a remote relay whose pid was not given).
+    Processes(Vec<u32>),
 }
 
 /// CPU readings at one instant.
@@ -388,7 +445,10 @@ struct CpuSample {
 impl CpuSample {
     fn take(server: &ServerCpu) -> CpuSample {
         let server_process = match server {
-            ServerCpu::Process(pid) => proc::ThreadTimes::of(&pid.to_string()).map(|t| t.total()),
+            ServerCpu::Processes(pids) if !pids.is_empty() => pids
+                .iter()
+                .map(|pid| proc::ThreadTimes::of(&pid.to_string()).map(|t| t.total()))
+                .sum(),
             _ => None,
         };
         CpuSample {
@@ -412,11 +472,10 @@ fn cpu_share(server: &ServerCpu, a: &CpuSample, b: &CpuSample) -> CpuShare {
     let own_total = own.map(|(a, b)| b.total() - a.total());
     let forwarder = match server {
         ServerCpu::Threads(prefix) => own.map(|(a, b)| b.named(prefix) - a.named(prefix)),
-        ServerCpu::Process(_) => match (a.server_process, b.server_process) {
+        ServerCpu::Processes(_) => match (a.server_process, b.server_process) {
             (Some(a), Some(b)) => Some(b - a),
             _ => None,
         },
-        ServerCpu::Unknown => None,
     };
     let in_process = matches!(server, ServerCpu::Threads(_));
     let load = own_total.map(|t| {
@@ -486,25 +545,37 @@ type RelayOutcome = (
 async fn relay_phase(config: &LoadConfig, running: &RunningRelay) -> Result<RelayOutcome, String> {
     let relay = running.relay.clone();
     let server_cpu = running.cpu.clone();
-    let server_pid = running.pid();
+    let pids = running.pids();
     let layout = Arc::new(config.layout());
     let epoch = Instant::now();
     let endpoints = quic::endpoints(&relay, config.sockets())?;
     let tag = format!("{:08x}", rand::random::<u32>());
     let now = unix_now();
+    let groups: Vec<String> = (0..layout.rooms)
+        .map(|r| format!("load-{tag}-room{r}"))
+        .collect();
+    // Placed before the storm, as a backend answers before its clients connect.
+    let room_relays = running.relays_for(&groups).await?;
     let requests: Vec<_> = (0..layout.members)
         .map(|i| {
-            let group = format!("load-{tag}-room{}", layout.room_of(i));
             relay.signed_join(
                 &format!("load-{tag}-m{i}"),
-                &group,
+                &groups[layout.room_of(i)],
                 &format!("{tag}-{i}"),
                 now,
             )
         })
         .collect();
-    let pid = server_pid.map(|p| p.to_string());
-    let rss_before = pid.as_deref().and_then(proc::rss_bytes);
+    // Summed over the relay's processes (a cluster's nodes); unknown without one.
+    let rss = || -> Option<u64> {
+        if pids.is_empty() {
+            return None;
+        }
+        pids.iter()
+            .map(|pid| proc::rss_bytes(&pid.to_string()))
+            .sum()
+    };
+    let rss_before = rss();
 
     // The join storm: every member at once, each on a fresh connection.
     let storm_start = Instant::now();
@@ -513,7 +584,7 @@ async fn relay_phase(config: &LoadConfig, running: &RunningRelay) -> Result<Rela
         .enumerate()
         .map(|(i, request)| {
             let endpoint = endpoints[i % endpoints.len()].clone();
-            let relay = relay.clone();
+            let relay = room_relays[layout.room_of(i)].clone();
             let wait = config.join_timeout;
             tokio::spawn(async move {
                 let started = Instant::now();
@@ -553,7 +624,7 @@ async fn relay_phase(config: &LoadConfig, running: &RunningRelay) -> Result<Rela
     }
     join.storm_ms = (last_done - storm_start).as_secs_f64() * 1000.0;
     join.latency_us = Spread::of_ns(&mut latencies);
-    let rss_after_join = pid.as_deref().and_then(proc::rss_bytes);
+    let rss_after_join = rss();
     let seen = running.members();
 
     if join.admitted == 0 {
@@ -612,7 +683,7 @@ async fn relay_phase(config: &LoadConfig, running: &RunningRelay) -> Result<Rela
         send_errors += failed;
     }
     tokio::time::sleep(config.drain).await;
-    let rss_after_media = pid.as_deref().and_then(proc::rss_bytes);
+    let rss_after_media = rss();
 
     let members: Vec<quic::Member> = members.into_iter().flatten().collect();
     let transport = ClientTransport::of(&members);

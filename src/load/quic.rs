@@ -15,17 +15,36 @@ use crate::net::wire::{self, ClientMessage, JoinRequest, ServerMessage};
 use crate::types::{MuteConfig, RoomType};
 
 /// Where the members connect, and how they prove they may.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Relay {
     pub addr: SocketAddr,
     /// The TLS name the client asks for; a pinned certificate does not check it.
     pub server_name: String,
-    pub cert_sha256: String,
     pub app_id: String,
     pub app_secret: String,
+    /// Pins this relay's certificate: in a cluster each node has its own.
+    client_config: quinn::ClientConfig,
 }
 
 impl Relay {
+    pub fn new(
+        addr: SocketAddr,
+        server_name: String,
+        cert_sha256: String,
+        app_id: String,
+        app_secret: String,
+    ) -> Result<Relay, String> {
+        let client_config = tls::client_config(Some(&cert_sha256), Liveness::default())
+            .map_err(|e| e.to_string())?;
+        Ok(Relay {
+            addr,
+            server_name,
+            app_id,
+            app_secret,
+            client_config,
+        })
+    }
+
     /// Join parameters signed the way a game backend signs them.
     pub fn signed_join(&self, open_id: &str, group_id: &str, nonce: &str, now: i64) -> JoinRequest {
         let key = auth::session_key(&self.app_secret, open_id);
@@ -42,26 +61,24 @@ impl Relay {
     }
 }
 
-/// Client endpoints (UDP sockets) the members share, round robin.
+/// Client endpoints (UDP sockets) the members share, round robin. Each connection names its
+/// relay's pin ([`join`]), so one endpoint serves every node of a cluster.
 pub fn endpoints(relay: &Relay, count: usize) -> Result<Vec<quinn::Endpoint>, String> {
     let bind: SocketAddr = if relay.addr.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
         ([0u16; 8], 0).into()
     };
-    let config = tls::client_config(Some(&relay.cert_sha256), Liveness::default())
-        .map_err(|e| e.to_string())?;
     (0..count.max(1))
         .map(|_| {
             let socket = big_buffered_socket(bind).map_err(|e| format!("client socket: {e}"))?;
-            let mut endpoint = quinn::Endpoint::new(
+            let endpoint = quinn::Endpoint::new(
                 quinn::EndpointConfig::default(),
                 None,
                 socket,
                 Arc::new(quinn::TokioRuntime),
             )
             .map_err(|e| format!("client endpoint: {e}"))?;
-            endpoint.set_default_client_config(config.clone());
             Ok(endpoint)
         })
         .collect()
@@ -114,7 +131,7 @@ pub async fn join(
 ) -> Joined {
     let attempt = async {
         let connection = endpoint
-            .connect(relay.addr, &relay.server_name)
+            .connect_with(relay.client_config.clone(), relay.addr, &relay.server_name)
             .map_err(|e| format!("connect: {e}"))?
             .await
             .map_err(|e| format!("handshake: {e}"))?;

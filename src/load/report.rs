@@ -12,6 +12,8 @@ use super::{proc, LoadConfig, Target};
 pub enum TargetKind {
     Embedded,
     Spawned,
+    /// Several spawned nodes sharing a Redis directory; CPU and memory summed over them.
+    Cluster,
     Remote,
 }
 
@@ -28,6 +30,8 @@ pub struct Settings {
     pub load_threads: usize,
     /// Worker threads of an embedded relay.
     pub relay_threads: Option<usize>,
+    /// Relay processes in a cluster run.
+    pub cluster_nodes: Option<usize>,
     pub client_sockets: usize,
 }
 
@@ -238,6 +242,10 @@ impl Report {
             Target::Embedded { relay_threads } => Some(relay_threads),
             _ => None,
         };
+        let cluster_nodes = match config.target {
+            Target::Cluster { nodes, .. } => Some(nodes),
+            _ => None,
+        };
         Report {
             settings: Settings {
                 target: TargetKind::Embedded,
@@ -250,6 +258,7 @@ impl Report {
                 duration_secs: config.duration.as_secs_f64(),
                 load_threads: config.load_threads,
                 relay_threads,
+                cluster_nodes,
                 client_sockets: config.sockets(),
             },
             machine: Machine {
@@ -294,6 +303,9 @@ impl Report {
             s.target,
             s.relay_threads
                 .map(|n| format!(" with {n} thread(s)"))
+                .or(s
+                    .cluster_nodes
+                    .map(|n| format!(" of {n} node(s), CPU and memory summed")))
                 .unwrap_or_default(),
             s.load_threads,
             s.client_sockets
