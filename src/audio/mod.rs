@@ -6,7 +6,9 @@ pub mod codec;
 pub mod device;
 pub mod jitter;
 pub mod mixer;
+pub mod processing;
 pub mod resample;
+pub mod room;
 pub mod vad;
 
 /// The engine's sample rate: Opus's native rate, so no resampling happens inside the codec.
