@@ -16,6 +16,7 @@ pub mod server;
 pub mod types;
 
 pub use audio::codec::VoiceEnhancement;
+pub use audio::processing::{AudioProcessing, NoiseSuppression};
 pub use client::{AudioConfig, AudioMode, ChatState, Client, ClientConfig, Event, JoinParams};
 pub use error::{ErrorCode, VoipError};
 pub use server::{Server, ServerConfig};

@@ -19,6 +19,7 @@ pub use media::{AudioConfig, AudioMode};
 use media::Media;
 
 use crate::audio::codec::VoiceEnhancement;
+use crate::audio::processing::AudioProcessing;
 use crate::error::{ErrorCode, VoipError};
 use crate::log::Logger;
 use crate::net::tls::Liveness;
@@ -233,6 +234,17 @@ impl Client {
     /// every frame; off by default.
     pub fn set_voice_enhancement(&self, enhancement: VoiceEnhancement) -> Result<(), VoipError> {
         self.shared.media.set_voice_enhancement(enhancement)
+    }
+
+    /// The microphone's processing ([`AudioProcessing`]): echo cancellation, noise
+    /// suppression (at a level) and gain control, each on or off; all on by default. Takes
+    /// effect on the next 10 ms of capture if in a call, and stays for later calls.
+    pub fn set_audio_processing(&self, settings: AudioProcessing) {
+        self.shared.media.set_audio_processing(settings)
+    }
+
+    pub fn audio_processing(&self) -> AudioProcessing {
+        self.shared.media.audio_processing()
     }
 
     /// The call's statistics as a JSON object: what was sent; per member, packets received,

@@ -4,12 +4,16 @@
 //! connection while the call lasts.
 //!
 //! Locking: the capture side and the playback side each have one mutex, held for the duration
-//! of one push or pull (conversion, VAD and encode; or jitter buffer, decode and mix). They are
-//! contended only by the network task filing a received packet, which holds the playback lock
-//! for a few map operations. Device callbacks never touch them (see `pump`).
+//! of one push or pull (conversion, voice processing, VAD and encode; or jitter buffer, decode
+//! and mix). They are contended only by the network task filing a received packet, which holds
+//! the playback lock for a few map operations. Device callbacks never touch them (see `pump`).
+//! The echo canceller's reference (`far_end`) has a third, innermost lock: a pull holds it to
+//! add what it handed out, a push to take the blocks ready.
 
 mod capture;
+mod far_end;
 mod playback;
+mod processor;
 mod pump;
 
 use std::collections::{HashMap, VecDeque};
@@ -20,6 +24,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::audio::codec::{expected_loss_for, VoiceEnhancement};
+use crate::audio::processing::{AudioProcessing, BLOCK_SAMPLES};
 use crate::audio::resample::{CaptureConverter, PlaybackConverter};
 use crate::audio::{frame_samples, SAMPLE_RATE};
 use crate::error::{ErrorCode, VoipError};
@@ -28,6 +33,9 @@ use crate::types::MuteConfig;
 // The sans-IO halves are public so benchmarks and tools drive the very code a call runs.
 pub use capture::{vad_decides, CapturePipeline, CaptureStats};
 pub use playback::{MemberStats, Playback};
+
+use far_end::{Consumer, FarEnd};
+use processor::ProcessorThread;
 
 /// Where a client's audio comes from and goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +79,16 @@ pub(crate) fn check_format(rate: u32, channels: u16) -> Result<(), VoipError> {
 struct CaptureSide {
     converter: Option<CaptureConverter>,
     mono: Vec<f32>,
+    /// The game's choice, kept across calls.
+    processing: AudioProcessing,
+    processor: Option<ProcessorThread>,
+    /// Converted samples waiting for a whole 10 ms block. Blocks and frames both count from
+    /// the call's first sample, so a frame is complete when its last block is: the blocking
+    /// adds no delay.
+    unprocessed: Vec<f32>,
+    /// The whole blocks of one push, and the far-end blocks released before them.
+    blocks: Vec<f32>,
+    render: Vec<f32>,
     pipeline: Option<CapturePipeline>,
     connection: Option<quinn::Connection>,
     sent_before: CaptureStats,
@@ -160,8 +178,11 @@ pub(crate) struct Media {
     mute_microphone: AtomicBool,
     mute_earphone: AtomicBool,
     local_speaking: AtomicBool,
+    /// Whether pulls feed `far_end`: in a call with the echo canceller on.
+    echo_reference: AtomicBool,
     capture: Mutex<CaptureSide>,
     playback: Mutex<PlaybackSide>,
+    far_end: Mutex<FarEnd>,
     devices: Mutex<Option<pump::DevicePump>>,
 }
 
@@ -184,9 +205,15 @@ impl Media {
             mute_microphone: AtomicBool::new(false),
             mute_earphone: AtomicBool::new(false),
             local_speaking: AtomicBool::new(false),
+            echo_reference: AtomicBool::new(false),
             capture: Mutex::new(CaptureSide {
                 converter: None,
                 mono: Vec::new(),
+                processing: AudioProcessing::default(),
+                processor: None,
+                unprocessed: Vec::with_capacity(4 * BLOCK_SAMPLES),
+                blocks: Vec::with_capacity(4 * BLOCK_SAMPLES),
+                render: Vec::with_capacity(8 * BLOCK_SAMPLES),
                 pipeline: None,
                 connection: None,
                 sent_before: CaptureStats::default(),
@@ -199,6 +226,7 @@ impl Media {
                 mono: Vec::new(),
                 converted: Vec::new(),
             }),
+            far_end: Mutex::new(FarEnd::default()),
             devices: Mutex::new(None),
         }))
     }
@@ -237,6 +265,11 @@ impl Media {
             let mut capture = lock(&self.capture);
             if capture.pipeline.is_none() {
                 capture.pipeline = Some(CapturePipeline::new(self.frame_samples)?);
+                capture.processor = Some(ProcessorThread::start(capture.processing)?);
+                capture.unprocessed.clear();
+                lock(&self.far_end).clear();
+                self.echo_reference
+                    .store(capture.processing.echo_cancellation, Ordering::SeqCst);
             }
             capture.connection = Some(connection);
         }
@@ -259,6 +292,21 @@ impl Media {
         }
     }
 
+    /// The capture path's processing, from the next 10 ms block on; kept for later calls.
+    pub fn set_audio_processing(&self, settings: AudioProcessing) {
+        let mut capture = lock(&self.capture);
+        capture.processing = settings;
+        if let Some(processor) = capture.processor.as_mut() {
+            processor.set_settings(settings);
+            self.echo_reference
+                .store(settings.echo_cancellation, Ordering::SeqCst);
+        }
+    }
+
+    pub fn audio_processing(&self) -> AudioProcessing {
+        lock(&self.capture).processing
+    }
+
     pub fn set_members(&self, members: &[(u32, String)], me: Option<u32>) {
         if let Some(playback) = lock(&self.playback).playback.as_mut() {
             playback.set_members(members, me);
@@ -275,8 +323,11 @@ impl Media {
                 capture.sent_before.bytes_sent += stats.bytes_sent;
                 capture.sent_before.frames += stats.frames;
             }
+            capture.processor = None;
             capture.connection = None;
         }
+        self.echo_reference.store(false, Ordering::SeqCst);
+        lock(&self.far_end).clear();
         {
             let mut playback = lock(&self.playback);
             playback.playback = None;
@@ -328,16 +379,34 @@ impl Media {
         let converter = capture.converter.as_mut().expect("just set");
         capture.mono.clear();
         converter.push(samples, &mut capture.mono);
-        let (Some(pipeline), Some(connection)) =
-            (capture.pipeline.as_mut(), capture.connection.as_ref())
-        else {
+        let (Some(pipeline), Some(connection), Some(processor)) = (
+            capture.pipeline.as_mut(),
+            capture.connection.as_ref(),
+            capture.processor.as_mut(),
+        ) else {
             return Ok(());
         };
+        // What was played so far goes to the echo canceller before the capture that may
+        // hold its echo.
+        if processor.wants_render() {
+            let render = &mut capture.render;
+            lock(&self.far_end).release(self.now_us(), |block| render.extend_from_slice(block));
+        }
+        capture.unprocessed.extend_from_slice(&capture.mono);
+        let whole = capture.unprocessed.len() / BLOCK_SAMPLES * BLOCK_SAMPLES;
+        capture.blocks.clear();
+        capture
+            .blocks
+            .extend_from_slice(&capture.unprocessed[..whole]);
+        capture.unprocessed.drain(..whole);
+        processor.process(&mut capture.render, &mut capture.blocks);
         let mut send = |datagram: &[u8]| {
             // A datagram the connection cannot take now is a lost packet, not an error.
             let _ = connection.send_datagram(Bytes::copy_from_slice(datagram));
         };
-        pipeline.push(&capture.mono, muted, &mut send)?;
+        // The voice activity detector sees the processed signal: echo and noise it removed
+        // no longer count as the player speaking.
+        pipeline.push(&capture.blocks, muted, &mut send)?;
         self.local_speaking
             .store(pipeline.speaking(), Ordering::SeqCst);
         Ok(())
@@ -381,8 +450,12 @@ impl Media {
             } = side;
             let playback = playback.as_mut().expect("checked by with_playback");
             let tap = PlaybackSide::tap(mix, rate, channels)?;
+            let reference = self.echo_reference.load(Ordering::SeqCst);
             tap.fill(out, mono, converted, |samples| {
-                playback.render_mix(samples, now)
+                playback.render_mix(samples, now);
+                if reference {
+                    lock(&self.far_end).add(Consumer::Mix, samples, now);
+                }
             });
             Ok(())
         })
@@ -409,8 +482,13 @@ impl Media {
             let mut slot = members.remove(open_id);
             let tap = PlaybackSide::tap(&mut slot, rate, channels)?;
             let mut found = true;
+            let reference = self.echo_reference.load(Ordering::SeqCst);
             tap.fill(out, mono, converted, |samples| {
                 found &= playback.render_member(open_id, samples, now);
+                if reference && found {
+                    // The engine plays this member itself (spatialised): still their echo.
+                    lock(&self.far_end).add(Consumer::Member(open_id), samples, now);
+                }
             });
             if let (true, Some(tap)) = (found, slot) {
                 members.insert(open_id.to_string(), tap);
@@ -459,8 +537,17 @@ impl Media {
 
     /// Per-call statistics as a JSON object (see the README for the fields).
     pub fn stats_json(&self) -> String {
-        let (sent, lookahead) = {
+        let (sent, lookahead, processing) = {
             let capture = lock(&self.capture);
+            let echo = capture.processor.as_ref().and_then(|p| p.echo_metrics());
+            let settings = capture.processing;
+            let processing = serde_json::json!({
+                "echoCancellation": settings.echo_cancellation,
+                "noiseSuppression": settings.noise_suppression.as_str(),
+                "gainControl": settings.gain_control,
+                "echoDelayMs": echo.map(|e| e.delay_ms),
+                "echoReductionDb": echo.map(|e| (e.erle_db * 10.0).round() / 10.0),
+            });
             let current = capture
                 .pipeline
                 .as_ref()
@@ -478,6 +565,7 @@ impl Media {
                     bytes_sent: capture.sent_before.bytes_sent + current.bytes_sent,
                 },
                 lookahead,
+                processing,
             )
         };
         let (members, enhancement): (Vec<MemberStats>, _) = {
@@ -511,6 +599,7 @@ impl Media {
             "sent": { "frames": sent.frames, "packets": sent.packets_sent, "bytes": sent.bytes_sent },
             "speaking": self.local_speaking.load(Ordering::SeqCst),
             "voiceEnhancement": enhancement.as_str(),
+            "audioProcessing": processing,
             "members": members,
         })
         .to_string()
