@@ -186,6 +186,29 @@ async fn sigterm_drains_a_node_until_its_rooms_empty() {
     everyone_hears_everyone(&[&alice, &bob, &carol], Duration::from_secs(10)).await;
     assert!(cluster.relay_mut(&node).try_exit_status().is_none());
 
+    // A room pinned to the node just before it began draining, and never opened there: the
+    // node refuses it (-1010) and gives the pin back, so placing it again picks an active node.
+    let mut redis = redis_connection(&cluster.redis.url()).await;
+    let late = "pinned-before-drain";
+    let _: () = ::redis::cmd("SET")
+        .arg(cluster::keys::room(APP_ID, late))
+        .arg(&node)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(
+        cluster.place(late).await.node_id,
+        node,
+        "a live pin is kept"
+    );
+    let error = join_placed(&cluster, "dave", late)
+        .await
+        .err()
+        .expect("a draining node opens no new room");
+    assert_eq!(error.code, ErrorCode::RoomElsewhere, "{error}");
+    let dave = join_placed(&cluster, "dave", late).await.unwrap();
+    assert_ne!(dave.node_id, node);
+
     // The last member out lets it stop, and the room may then live elsewhere.
     for member in [&alice, &bob, &carol] {
         member.client.exit().await.unwrap();
