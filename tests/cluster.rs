@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::cluster::*;
+use common::redis::RedisServer;
 use common::*;
 use voipchat::cluster::{self, Directory};
 use voipchat::ErrorCode;
@@ -367,4 +368,20 @@ async fn the_place_command_prints_the_rooms_node_or_a_clear_error() {
         stderr.contains("(-1001)") && stderr.contains("redis://"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn with_no_node_registered_placement_says_so() {
+    let redis = RedisServer::start();
+    let directory = Directory::connect(&redis.url()).await.unwrap();
+    let error = cluster::place(&directory, APP_ID, "nowhere")
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, ErrorCode::ServerUnreachable, "{error}");
+    assert!(error.reason.contains("no active relay node"), "{error}");
+    // Bad ids are refused before Redis is asked.
+    let error = cluster::place(&directory, "app:with:colons", "g")
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, ErrorCode::InvalidArgument, "{error}");
 }

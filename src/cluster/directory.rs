@@ -389,3 +389,37 @@ impl Directory {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_node_record_reads_back_and_a_broken_one_counts_as_dead() {
+        let full = fields(&[
+            ("addr", "10.0.0.1:4433"),
+            ("cert_sha256", "ab"),
+            ("state", "draining"),
+            ("members", "12"),
+            ("rooms", "3"),
+        ]);
+        let record = NodeRecord::from_fields("n1", full).unwrap();
+        assert_eq!(record.state, NodeState::Draining);
+        assert_eq!((record.members, record.rooms), (12, 3));
+        assert_eq!(record.addr, "10.0.0.1:4433");
+        // An expired key reads as no fields; a record without a known state or an address
+        // cannot be handed to a client.
+        assert_eq!(NodeRecord::from_fields("n1", Vec::new()), None);
+        let odd_state = fields(&[("addr", "a:1"), ("cert_sha256", "ab"), ("state", "asleep")]);
+        assert_eq!(NodeRecord::from_fields("n1", odd_state), None);
+        let no_addr = fields(&[("cert_sha256", "ab"), ("state", "active")]);
+        assert_eq!(NodeRecord::from_fields("n1", no_addr), None);
+    }
+}
