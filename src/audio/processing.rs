@@ -158,7 +158,14 @@ fn new_buffer() -> AudioBuffer {
 }
 
 fn new_echo_canceller() -> EchoCanceller3 {
-    EchoCanceller3::new(EchoCanceller3Config::default(), SAMPLE_RATE as i32, 1, 1)
+    let mut config = EchoCanceller3Config::default();
+    // Until it has measured the room, AEC3 takes the echo to be as loud as what is played
+    // (gain 1) and suppresses the microphone whenever the far end talks. Game players mostly
+    // wear headsets, where no echo comes back at all; assuming -20 dB (a laptop's coupling)
+    // keeps their voices through the double talk of a call's first seconds, and the room's
+    // own figures replace it as soon as the canceller has them.
+    config.ep_strength.default_gain = 0.1;
+    EchoCanceller3::new(config, SAMPLE_RATE as i32, 1, 1)
 }
 
 fn new_noise_suppressor(level: SuppressionLevel) -> NoiseSuppressor {
@@ -251,6 +258,10 @@ impl VoiceProcessor {
         if self.settings.is_off() {
             return;
         }
+        // Digital silence (a virtual or muted device) stays silence: the chain runs on it, to
+        // keep its timing with the far end, but its comfort noise, raised by the gain control,
+        // would otherwise make a silent microphone talk.
+        let silent = block.iter().all(|x| *x == 0.0);
         let buffer = &mut self.capture;
         buffer.copy_from(&[&*block], &self.stream);
         if let Some(echo) = self.echo.as_mut() {
@@ -280,6 +291,9 @@ impl VoiceProcessor {
             gain.process(false, buffer);
         }
         buffer.copy_to_stream(&self.stream, &mut [block]);
+        if silent {
+            block.fill(0.0);
+        }
     }
 
     /// The echo canceller's view of itself, while it runs.
