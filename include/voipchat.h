@@ -256,6 +256,13 @@ typedef struct {
  */
 typedef int32_t VoipVoiceEnhancement;
 
+/**
+ * How far down `voip_set_audio_processing`'s noise suppressor may take the microphone's noise:
+ * off, low (6 dB), moderate (12 dB, the default), high (18 dB) or very high (21 dB). Higher
+ * levels clean more of a fan or a keyboard and colour the voice more.
+ */
+typedef int32_t VoipNoiseSuppression;
+
 typedef void (*VoipStateFn)(VoipState code, const char *data_json, void *user_data);
 
 /**
@@ -331,6 +338,16 @@ typedef struct {
 #define VOIP_ENHANCEMENT_LIGHT 1
 
 #define VOIP_ENHANCEMENT_STRONG 2
+
+#define VOIP_NOISE_SUPPRESSION_OFF 0
+
+#define VOIP_NOISE_SUPPRESSION_LOW 1
+
+#define VOIP_NOISE_SUPPRESSION_MODERATE 2
+
+#define VOIP_NOISE_SUPPRESSION_HIGH 3
+
+#define VOIP_NOISE_SUPPRESSION_VERY_HIGH 4
 
 #ifdef __cplusplus
 extern "C" {
@@ -472,6 +489,20 @@ int32_t voip_update_mute_config(const VoipMuteConfig *mute_config,
  * initialized, or not a level).
  */
 int32_t voip_set_voice_enhancement(VoipVoiceEnhancement level);
+
+/**
+ * Sets the microphone's processing, run before voice detection and encoding:
+ * `echo_cancellation` (1 on, 0 off) removes what the speaker plays (the mix and members pulled
+ * alone, as handed out) from the microphone; `noise_suppression` is a
+ * `VOIP_NOISE_SUPPRESSION_*` level; `gain_control` (1 / 0) brings a quiet or loud talker to a
+ * steady level. A high-pass filter runs whenever any of them does; all three off sends the
+ * microphone untouched. Default: all on, noise suppression moderate. Takes effect on the next
+ * 10 ms of capture, mid-call too, and stays for later calls until changed or `voip_shutdown`.
+ * Returns 0, or -1001 (not initialized, or a value out of range).
+ */
+int32_t voip_set_audio_processing(int32_t echo_cancellation,
+                                  VoipNoiseSuppression noise_suppression,
+                                  int32_t gain_control);
 
 /**
  * `wx.onVoIPChatMembersChanged`: the full list of members still in the call, on every join

@@ -718,3 +718,70 @@ fn external_audio_across_the_abi() {
     assert!(reason.contains("VOIP_AUDIO_EXTERNAL"), "{reason}");
     voip_shutdown();
 }
+
+/// The stats JSON as the C ABI writes it.
+fn stats_over_the_abi() -> serde_json::Value {
+    let mut needed = 0usize;
+    assert_eq!(
+        unsafe { voip_stats_json(std::ptr::null_mut(), 0, &mut needed) },
+        VOIP_OK
+    );
+    let mut text = vec![0 as c_char; needed + 64];
+    assert_eq!(
+        unsafe { voip_stats_json(text.as_mut_ptr(), text.len(), &mut needed) },
+        VOIP_OK
+    );
+    serde_json::from_str(unsafe { CStr::from_ptr(text.as_ptr()) }.to_str().unwrap()).unwrap()
+}
+
+#[test]
+fn audio_processing_is_set_across_the_abi_and_bad_values_are_refused() {
+    let _turn = take_turn();
+    let last_error = || {
+        unsafe { CStr::from_ptr(voip_last_error_message()) }
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        voip_set_audio_processing(1, VOIP_NOISE_SUPPRESSION_MODERATE, 1),
+        VOIP_ERR_INVALID_ARGUMENT
+    );
+    assert!(last_error().contains("not initialized"), "{}", last_error());
+
+    let f = fixture();
+    init(&f, VOIP_DISPATCH_POLL);
+    // The defaults: everything on, noise suppression moderate.
+    let defaults = &stats_over_the_abi()["audioProcessing"];
+    assert_eq!(defaults["echoCancellation"], true, "{defaults}");
+    assert_eq!(defaults["noiseSuppression"], "moderate");
+    assert_eq!(defaults["gainControl"], true);
+
+    for (echo, noise, gain, named) in [
+        (2, VOIP_NOISE_SUPPRESSION_LOW, 1, "echo_cancellation"),
+        (1, 5, 1, "noise_suppression"),
+        (1, -1, 1, "noise_suppression"),
+        (0, VOIP_NOISE_SUPPRESSION_OFF, -1, "gain_control"),
+    ] {
+        assert_eq!(
+            voip_set_audio_processing(echo, noise, gain),
+            VOIP_ERR_INVALID_ARGUMENT
+        );
+        assert!(last_error().contains(named), "{named}: {}", last_error());
+    }
+    // A refused call changed nothing.
+    assert_eq!(
+        stats_over_the_abi()["audioProcessing"]["noiseSuppression"],
+        "moderate"
+    );
+
+    assert_eq!(
+        voip_set_audio_processing(0, VOIP_NOISE_SUPPRESSION_VERY_HIGH, 0),
+        VOIP_OK
+    );
+    let set = &stats_over_the_abi()["audioProcessing"];
+    assert_eq!(set["echoCancellation"], false, "{set}");
+    assert_eq!(set["noiseSuppression"], "veryHigh");
+    assert_eq!(set["gainControl"], false);
+    voip_shutdown();
+}

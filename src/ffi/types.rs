@@ -44,6 +44,16 @@ pub const VOIP_ENHANCEMENT_OFF: VoipVoiceEnhancement = 0;
 pub const VOIP_ENHANCEMENT_LIGHT: VoipVoiceEnhancement = 1;
 pub const VOIP_ENHANCEMENT_STRONG: VoipVoiceEnhancement = 2;
 
+/// How far down `voip_set_audio_processing`'s noise suppressor may take the microphone's noise:
+/// off, low (6 dB), moderate (12 dB, the default), high (18 dB) or very high (21 dB). Higher
+/// levels clean more of a fan or a keyboard and colour the voice more.
+pub type VoipNoiseSuppression = i32;
+pub const VOIP_NOISE_SUPPRESSION_OFF: VoipNoiseSuppression = 0;
+pub const VOIP_NOISE_SUPPRESSION_LOW: VoipNoiseSuppression = 1;
+pub const VOIP_NOISE_SUPPRESSION_MODERATE: VoipNoiseSuppression = 2;
+pub const VOIP_NOISE_SUPPRESSION_HIGH: VoipNoiseSuppression = 3;
+pub const VOIP_NOISE_SUPPRESSION_VERY_HIGH: VoipNoiseSuppression = 4;
+
 /// Error codes (`err_code`): WeChat's, then ours.
 pub const VOIP_OK: i32 = 0;
 /// Already in a room, or joining one.
