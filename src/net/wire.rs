@@ -106,6 +106,22 @@ pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
     frame
 }
 
+/// Finds the first frame in `buffer`: its JSON body and the bytes the whole frame takes
+/// (prefix included), `None` while the frame is still incomplete, or `TooLarge` as soon as
+/// the prefix announces more than [`MAX_FRAME_BYTES`] (so a hostile length is refused before
+/// anything is buffered for it). The relay's control streams parse with this, and the fuzz
+/// target `control_message` drives it with arbitrary bytes.
+pub fn split_frame(buffer: &[u8]) -> Result<Option<(&[u8], usize)>, WireError> {
+    let Some(prefix) = buffer.first_chunk::<4>() else {
+        return Ok(None);
+    };
+    let len = u32::from_be_bytes(*prefix) as usize;
+    if len > MAX_FRAME_BYTES {
+        return Err(WireError::TooLarge(len));
+    }
+    Ok(buffer.get(4..4 + len).map(|body| (body, 4 + len)))
+}
+
 pub async fn write_message<T: Serialize, W: AsyncWrite + Unpin>(
     writer: &mut W,
     message: &T,
@@ -157,6 +173,26 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_frame_waits_for_a_whole_frame_and_refuses_a_huge_one() {
+        let frame = encode(&ClientMessage::Leave);
+        for cut in 0..frame.len() {
+            assert!(
+                split_frame(&frame[..cut]).unwrap().is_none(),
+                "cut at {cut}"
+            );
+        }
+        let mut two = frame.clone();
+        two.extend_from_slice(&frame);
+        let (body, used) = split_frame(&two).unwrap().unwrap();
+        assert_eq!((body, used), (&frame[4..], frame.len()));
+
+        let huge = ((MAX_FRAME_BYTES + 1) as u32).to_be_bytes();
+        assert!(
+            matches!(split_frame(&huge), Err(WireError::TooLarge(n)) if n == MAX_FRAME_BYTES + 1)
+        );
+    }
 
     #[tokio::test]
     async fn frames_round_trip() {

@@ -175,27 +175,13 @@ impl ControlIo {
     }
 
     fn parse_frame<T: DeserializeOwned>(&mut self) -> Result<Option<T>, WireError> {
-        if self.buffer.len() < 4 {
+        let Some((body, used)) = wire::split_frame(&self.buffer)? else {
             return Ok(None);
-        }
-        let len = u32::from_be_bytes([
-            self.buffer[0],
-            self.buffer[1],
-            self.buffer[2],
-            self.buffer[3],
-        ]) as usize;
-        if len > MAX_FRAME_BYTES {
-            return Err(WireError::TooLarge(len));
-        }
-        if self.buffer.len() < 4 + len {
-            return Ok(None);
-        }
-        self.buffer.advance(4);
-        let body = self.buffer.split_to(len);
-        self.unread.fetch_sub(4 + len, Ordering::Relaxed);
-        serde_json::from_slice(&body)
-            .map(Some)
-            .map_err(WireError::Malformed)
+        };
+        let message = serde_json::from_slice(body).map_err(WireError::Malformed);
+        self.buffer.advance(used);
+        self.unread.fetch_sub(used, Ordering::Relaxed);
+        message.map(Some)
     }
 
     /// Queues a message on the control stream. The driver sends it as flow control allows and
