@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README, CI): formatting, lints, the generated header, the Rust tests,
-# the C ABI test (plain and under valgrind), and the C example.
+# the C ABI test (plain and under valgrind), a short run of every fuzz target, the Unity and
+# Godot bindings, and the C example.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -30,6 +31,9 @@ bash tests/audio_device.sh
 
 step "C ABI test (plain, then valgrind)"
 bash tests/c/run.sh
+
+step "fuzz targets, 60 s each (scripts/fuzz.sh: cargo fuzz, AddressSanitizer)"
+bash scripts/fuzz.sh 60
 
 step "Unity binding (P/Invoke check, Mono test against the built library)"
 bash bindings/unity/test.sh
