@@ -104,6 +104,37 @@ async fn protocol_violations_close_only_that_connection() {
 }
 
 #[tokio::test]
+async fn a_forged_resume_token_takes_no_seat() {
+    let server = server().await;
+    let (_alice, mut alice_events, bob, _bob_events) = bystanders(&server).await;
+    let long = "A".repeat(wire::MAX_FRAME_BYTES - 100);
+    for token in [
+        "",
+        "q8Zk3vJ0c1Xw9nHs2mLp4rTb",
+        "../../etc/passwd\u{0}",
+        long.as_str(),
+    ] {
+        let (_endpoint, connection) = raw_connection(&server).await;
+        let (mut send, mut recv) = connection.open_bi().await.unwrap();
+        let resume = wire::ClientMessage::Resume {
+            token: token.to_string(),
+            mute: voipchat::MuteConfig::default(),
+        };
+        wire::write_message(&mut send, &resume).await.unwrap();
+        let reply: ServerMessage = wire::read_message(&mut recv).await.unwrap();
+        let not_in_room = voipchat::ErrorCode::NotInRoom.as_i32();
+        assert!(
+            matches!(reply, ServerMessage::Rejected { code, .. } if code == not_in_room),
+            "token of {} bytes: {reply:?}",
+            token.len()
+        );
+        closed_by_server(&connection).await;
+    }
+    assert_eq!(server.stats().members, 2);
+    still_fine(&server, &mut alice_events, &bob).await;
+}
+
+#[tokio::test]
 async fn a_connection_that_never_joins_is_dropped_after_the_handshake_timeout() {
     let server = server_with(|c| c.handshake_timeout = Duration::from_millis(300)).await;
     let (_alice, mut alice_events, bob, _bob_events) = bystanders(&server).await;
