@@ -4,6 +4,7 @@
 #     scripts/fuzz.sh                 # every target, 60 s each (what scripts/test.sh runs)
 #     scripts/fuzz.sh 3600            # the long run: an hour each
 #     scripts/fuzz.sh 600 c_abi       # some targets only
+#     FUZZ_RUNS=10000000 scripts/fuzz.sh 7200 media_datagram   # stop at 10 million inputs
 #
 # Each target starts from the committed seed corpus (fuzz/corpus/<target>/, written by
 # `cargo run --bin seed_corpus` in fuzz/ from real encoder output) plus what earlier runs on
@@ -44,9 +45,11 @@ for target in "${TARGETS[@]}"; do
     found="target/corpus/$target"
     mkdir -p "$found" "corpus/$target" "artifacts/$target"
     log="target/fuzz-$target.log"
-    printf '\n-- %s: %s s\n' "$target" "$SECONDS_EACH"
+    printf '\n-- %s: %s s%s\n' "$target" "$SECONDS_EACH" "${FUZZ_RUNS:+ or $FUZZ_RUNS inputs}"
+    limits=(-max_total_time="$SECONDS_EACH")
+    [[ -n "${FUZZ_RUNS:-}" ]] && limits+=(-runs="$FUZZ_RUNS")
     if cargo fuzz run -O "$target" "$found" "corpus/$target" -- \
-        -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+        "${limits[@]}" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
         >"$log" 2>&1; then
         # libFuzzer's final stats: how many inputs ran, how fast, how much it covered.
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
