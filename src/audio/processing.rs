@@ -183,6 +183,11 @@ fn new_gain_controller() -> GainController2 {
         input_volume_controller: InputVolumeControllerRuntimeConfig { enabled: false },
         ..GainController2Config::default()
     };
+    let mut config = config;
+    // WebRTC lets the gain lift a room's noise (and what little echo is left) up to -50 dBFS,
+    // above the voice detector's absolute floor (-55 dBFS): a silent player would then send
+    // noise and light up the speakers list. 10 dB under that floor keeps a quiet room quiet.
+    config.adaptive_digital.max_output_noise_level_dbfs = -65.0;
     GainController2::new(
         config,
         InputVolumeConfig::default(),
