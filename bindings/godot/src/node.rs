@@ -283,7 +283,7 @@ impl VoipChat {
     /// A join succeeded: the members now in the room, this player included.
     #[signal]
     fn join_succeeded(open_id_list: PackedStringArray);
-    /// A join failed: WeChat's code (-1, -2, -3, -1000) or ours (-1001 ... -1009), and
+    /// A join failed: WeChat's code (-1, -2, -3, -1000) or ours (-1001 ... -1012), and
     /// "joinVoIPChat:fail <reason>".
     #[signal]
     fn join_failed(err_code: i64, err_msg: GString);
@@ -302,8 +302,9 @@ impl VoipChat {
     /// The members speaking now.
     #[signal]
     fn speakers_changed(open_id_list: PackedStringArray);
-    /// The call was lost without `exit()`: the connection could not be resumed (-1004), the
-    /// same openId joined elsewhere (-1008), or the server shut down (-1009).
+    /// The call was lost without `exit()`: the seat could not be resumed (-1004), the same
+    /// openId joined elsewhere (-1008), the server shut down (-1009), or the relay node
+    /// stopped answering (-1011: rejoin through the backend, which places the room anew).
     #[signal]
     fn interrupted(err_code: i64, err_msg: GString);
     /// The call's state moved (a STATE_* code), with `{state, groupId, openId[, errCode,
