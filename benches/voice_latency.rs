@@ -34,8 +34,9 @@
 mod common;
 
 use common::*;
+use voipchat::audio::processing::{VoiceProcessor, BLOCK_SAMPLES};
 use voipchat::audio::resample::latency_samples;
-use voipchat::VoiceEnhancement;
+use voipchat::{AudioProcessing, VoiceEnhancement};
 
 #[derive(Clone, Copy, Debug)]
 struct Config {
@@ -103,6 +104,29 @@ fn script(rate: u32, seed: u64, talk_s: f64, bursts: usize) -> Script {
     }
 }
 
+/// What A's microphone processing (on by default) sends of `signal` (48 kHz mono), and that
+/// chain's own delay in ms. The processed voice's phase no longer matches the raw one well
+/// enough to correlate, so B's audio is aligned with what A sent and the chain's delay is
+/// added back: mouth to ear all the same.
+fn as_sent(signal: &[f32], talk: (f64, f64)) -> (Vec<f32>, f64) {
+    let mut processor = VoiceProcessor::new(AudioProcessing::default());
+    let mut sent = signal.to_vec();
+    sent.resize(signal.len().div_ceil(BLOCK_SAMPLES) * BLOCK_SAMPLES, 0.0);
+    for block in sent.chunks_exact_mut(BLOCK_SAMPLES) {
+        processor.process_capture(block);
+    }
+    let at = |t: f64| (t * 48_000.0) as usize;
+    let chain = delay_of(
+        signal,
+        &sent,
+        at(talk.0),
+        at(talk.1 - talk.0),
+        0..BLOCK_SAMPLES * 4,
+    )
+    .map_or(0.0, |(lag, _)| lag as f64 / 48.0);
+    (sent, chain)
+}
+
 struct Rep {
     steady_ms: f64,
     window_spread: (f64, f64),
@@ -166,10 +190,17 @@ fn run_once(
     let rate_f = config.rate as f64;
     let max_lag = rate / 5; // 200 ms
     let at = |t: f64| (t * rate_f) as usize;
+    // Other formats are converted before the processing; their processed signal is not
+    // modelled here, so they are aligned with the raw voice.
+    let (reference, chain_ms) = if config.rate == 48_000 && config.channels == 1 {
+        as_sent(&script.signal, script.talk)
+    } else {
+        (script.signal.clone(), 0.0)
+    };
     let lag_ms = |start: f64, len: f64| {
-        delay_of(&script.signal, &heard, at(start), at(len), 0..max_lag)
+        delay_of(&reference, &heard, at(start), at(len), 0..max_lag)
             .filter(|(_, c)| *c > 0.6)
-            .map(|(lag, _)| lag as f64 * 1000.0 / rate_f + phase_ms)
+            .map(|(lag, _)| lag as f64 * 1000.0 / rate_f + phase_ms + chain_ms)
     };
     let mut windows = Vec::new();
     let mut t = steady_from;
