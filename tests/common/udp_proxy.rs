@@ -1,11 +1,12 @@
 //! A UDP relay between clients and the server that a test can cut or impair, to make
-//! connections suffer the way they do on real networks: silent death, loss, jitter, reordering.
+//! connections suffer the way they do on real networks: silent death, loss, jitter, reordering,
+//! stalls and duplication.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 
@@ -21,14 +22,29 @@ pub struct Impairment {
 struct Shared {
     cut: AtomicBool,
     impairment: Mutex<(Impairment, u64)>,
+    /// A datagram arriving before this instant is held until then: a path that stalls and
+    /// then delivers everything at once, as a congested or switching link does.
+    stalled_until: Mutex<Option<Instant>>,
+    /// The chance that a datagram is delivered twice.
+    duplicate: Mutex<f64>,
+    /// Datagrams delivered twice so far.
+    duplicated: AtomicU64,
 }
 
 impl Shared {
-    /// Whether to drop this datagram, and how long to hold it otherwise.
-    fn fate(&self) -> Option<Duration> {
+    /// When to deliver this datagram: never (dropped), once, or twice (duplicated).
+    fn fate(&self) -> Vec<Duration> {
         if self.cut.load(Ordering::SeqCst) {
-            return None;
+            return Vec::new();
         }
+        let stall = self
+            .stalled_until
+            .lock()
+            .unwrap()
+            .map_or(Duration::ZERO, |until| {
+                until.saturating_duration_since(Instant::now())
+            });
+        let duplicate = *self.duplicate.lock().unwrap();
         let mut guard = self.impairment.lock().unwrap();
         let (impairment, state) = &mut *guard;
         let mut next = || {
@@ -39,9 +55,16 @@ impl Shared {
             (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
         };
         if next() < impairment.loss {
-            return None;
+            return Vec::new();
         }
-        Some(impairment.jitter.mul_f64(next()))
+        let first = stall + impairment.jitter.mul_f64(next());
+        // Drawn only when duplication is on, so a seed gives the same loss and jitter as before.
+        if duplicate > 0.0 && next() < duplicate {
+            self.duplicated.fetch_add(1, Ordering::Relaxed);
+            vec![first, stall + impairment.jitter.mul_f64(next())]
+        } else {
+            vec![first]
+        }
     }
 }
 
@@ -60,6 +83,9 @@ impl UdpProxy {
         let shared = Arc::new(Shared {
             cut: AtomicBool::new(false),
             impairment: Mutex::new((Impairment::default(), 1)),
+            stalled_until: Mutex::new(None),
+            duplicate: Mutex::new(0.0),
+            duplicated: AtomicU64::new(0),
         });
         let task = tokio::spawn(forward(front, upstream, shared.clone()));
         UdpProxy { addr, shared, task }
@@ -73,6 +99,21 @@ impl UdpProxy {
     pub fn impair(&self, impairment: Impairment) {
         *self.shared.impairment.lock().unwrap() = (impairment, impairment.seed.max(1));
     }
+
+    /// Holds every datagram, both ways, for `duration` from now, then delivers them all.
+    pub fn stall(&self, duration: Duration) {
+        *self.shared.stalled_until.lock().unwrap() = Some(Instant::now() + duration);
+    }
+
+    /// Delivers each datagram twice with probability `p` (0 turns it off).
+    pub fn set_duplicate(&self, p: f64) {
+        *self.shared.duplicate.lock().unwrap() = p;
+    }
+
+    /// How many datagrams have been delivered twice.
+    pub fn duplicated(&self) -> u64 {
+        self.shared.duplicated.load(Ordering::Relaxed)
+    }
 }
 
 impl Drop for UdpProxy {
@@ -81,16 +122,21 @@ impl Drop for UdpProxy {
     }
 }
 
-/// Runs `send` after the datagram's fate's delay, or not at all.
-fn deliver(shared: &Shared, send: impl std::future::Future<Output = ()> + Send + 'static) {
-    let Some(delay) = shared.fate() else { return };
-    if delay.is_zero() {
-        tokio::spawn(send);
-    } else {
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            send.await;
-        });
+/// Runs a `send` for each delivery the datagram's fate holds, after its delay.
+fn deliver<F>(shared: &Shared, send: impl Fn() -> F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    for delay in shared.fate() {
+        let send = send();
+        if delay.is_zero() {
+            tokio::spawn(send);
+        } else {
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                send.await;
+            });
+        }
     }
 }
 
@@ -112,19 +158,24 @@ async fn forward(front: Arc<UdpSocket>, upstream: SocketAddr, shared: Arc<Shared
                 tasks.spawn(async move {
                     let mut buf = vec![0u8; 65536];
                     while let Ok(len) = back_reader.recv(&mut buf).await {
-                        let datagram = buf[..len].to_vec();
-                        let front = front.clone();
-                        deliver(&shared, async move {
-                            let _ = front.send_to(&datagram, client).await;
+                        let datagram = Arc::new(buf[..len].to_vec());
+                        deliver(&shared, || {
+                            let (front, datagram) = (front.clone(), datagram.clone());
+                            async move {
+                                let _ = front.send_to(&datagram, client).await;
+                            }
                         });
                     }
                 });
                 back
             }
         };
-        let datagram = buf[..len].to_vec();
-        deliver(&shared, async move {
-            let _ = back.send(&datagram).await;
+        let datagram = Arc::new(buf[..len].to_vec());
+        deliver(&shared, || {
+            let (back, datagram) = (back.clone(), datagram.clone());
+            async move {
+                let _ = back.send(&datagram).await;
+            }
         });
     }
 }

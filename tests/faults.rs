@@ -1,0 +1,335 @@
+//! Faults a real network and a real deployment inflict on a call, injected between a listener
+//! and the relay by a loopback proxy: a 200 ms stall, bursts of loss, duplicated datagrams,
+//! and the relay restarted (cleanly, and after a crash). Each test checks what the players
+//! hear and what they are told: the voice comes back and its delay does not stay inflated, no
+//! spurious reconnect or `interrupted`, a restart ends the call with one `interrupted` of the
+//! right code, and a rejoin on the new relay works. Every wait is bounded: no deadlock can
+//! hang the suite.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::signal::{rms, speech_like};
+use common::udp_proxy::UdpProxy;
+use common::*;
+use voipchat::net::tls::{Liveness, ServerIdentity};
+use voipchat::{ChatState, Client, ErrorCode, Event, Server};
+
+const RATE: u32 = 48_000;
+/// 10 ms, what a game's audio callback typically asks for.
+const CHUNK: usize = 480;
+
+/// The audio tests run in real time and take turns: two cores shared between several calls
+/// would test the scheduler, not the SDK.
+static REAL_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Quick to notice a dead link, so the restart tests take seconds rather than tens.
+fn fast_liveness() -> Liveness {
+    Liveness {
+        idle_timeout: Duration::from_millis(800),
+        keep_alive: Duration::from_millis(200),
+    }
+}
+
+fn identity_copy(identity: &ServerIdentity) -> ServerIdentity {
+    ServerIdentity {
+        chain: identity.chain.clone(),
+        key: identity.key.clone_key(),
+    }
+}
+
+/// A relay on `listen` (port 0: any) with this certificate, quick to notice dead links.
+async fn relay(listen: std::net::SocketAddr, identity: &ServerIdentity) -> Server {
+    server_with(|c| {
+        c.listen = listen;
+        c.identity = Some(identity_copy(identity));
+        c.liveness = fast_liveness();
+        c.resume_grace = Duration::from_secs(5);
+    })
+    .await
+}
+
+fn client_via(server: &Server, addr: String) -> (Arc<Client>, Events) {
+    let mut config = config_for(server);
+    config.server = addr;
+    config.liveness = fast_liveness();
+    config.resume_timeout = Duration::from_secs(3);
+    let (client, rx) = Client::with_channel(config).unwrap();
+    (Arc::new(client), Events(rx))
+}
+
+/// Alice talks straight to the relay; Bob listens through the proxy, whose faults he suffers.
+async fn call_through_proxy(
+    server: &Server,
+    proxy: &UdpProxy,
+    room: &str,
+) -> (Arc<Client>, Events, Arc<Client>, Events) {
+    let (alice, mut alice_events) = client_via(server, server.local_addr().to_string());
+    alice.join(signed("alice", room)).await.unwrap();
+    let (bob, bob_events) = client_via(server, proxy.addr.to_string());
+    bob.join(signed("bob", room)).await.unwrap();
+    assert_eq!(alice_events.members().await, ["alice", "bob"]);
+    (alice, alice_events, bob, bob_events)
+}
+
+/// `seconds` of real time: Alice says `speech`, Bob's mix is recorded; `fault` runs at
+/// `fault_at` seconds, on this thread, between two 10 ms steps.
+async fn talk(
+    alice: &Arc<Client>,
+    bob: &Arc<Client>,
+    speech: Vec<f32>,
+    fault_at: f32,
+    fault: impl FnOnce() + Send + 'static,
+) -> Vec<f32> {
+    let _turn = REAL_TIME.lock().await;
+    let (alice, bob) = (alice.clone(), bob.clone());
+    tokio::task::spawn_blocking(move || {
+        let steps = speech.len() / CHUNK;
+        let fault_step = (fault_at * 100.0) as usize;
+        let mut fault = Some(fault);
+        let mut heard = Vec::with_capacity(speech.len());
+        let mut out = vec![0.0f32; CHUNK];
+        let start = Instant::now();
+        for step in 0..steps {
+            if step == fault_step {
+                if let Some(fault) = fault.take() {
+                    fault();
+                }
+            }
+            alice
+                .push_capture(&speech[step * CHUNK..(step + 1) * CHUNK], RATE, 1)
+                .unwrap();
+            bob.pull_playback(&mut out, RATE, 1).unwrap();
+            heard.extend_from_slice(&out);
+            let next = start + Duration::from_millis(10 * (step as u64 + 1));
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        }
+        heard
+    })
+    .await
+    .unwrap()
+}
+
+/// Every syllable slot (250 ms) from `from_s` on, where `said` is speaking, is heard at no
+/// less than a quarter of its level: the voice is back and whole there, whatever the delay
+/// (a syllable fills 200 ms of its slot, so even 100 ms late most of it lands in the slot).
+fn assert_voice_back(said: &[f32], heard: &[f32], from_s: f32, what: &str) {
+    let slot = RATE as usize / 4;
+    let first = (from_s * 4.0) as usize;
+    let mut slots = 0;
+    for i in first..said.len() / slot - 1 {
+        let range = i * slot..(i + 1) * slot;
+        let spoken = rms(&said[range.clone()]);
+        // The slot and the next one: the playout delay may carry a syllable over.
+        let later = rms(&heard[range.start..range.end + slot / 2]);
+        assert!(
+            later > 0.25 * spoken,
+            "{what}: slot {i} ({:.2} s) heard at {later:.4}, said at {spoken:.4}",
+            i as f32 / 4.0
+        );
+        slots += 1;
+    }
+    assert!(slots >= 4, "{what}: only {slots} slots judged");
+}
+
+fn member_stat(client: &Client, member: &str, field: &str) -> f64 {
+    let stats: serde_json::Value = serde_json::from_str(&client.stats_json()).unwrap();
+    stats["members"][member][field].as_f64().unwrap_or(0.0)
+}
+
+/// Neither a reconnect nor an interruption since the join: the fault never reached the call's
+/// state.
+fn assert_call_undisturbed(events: &mut Events, what: &str) {
+    for event in events.drain() {
+        match event {
+            Event::Interrupted(e) => panic!("{what}: interrupted {e:?}"),
+            Event::StateChanged {
+                state: state @ (ChatState::Reconnecting | ChatState::Left | ChatState::Idle),
+                ..
+            } => panic!("{what}: state went to {state:?}"),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_200_ms_stall_is_a_gap_and_the_delay_comes_back() {
+    let identity = ServerIdentity::self_signed().unwrap();
+    let server = relay("127.0.0.1:0".parse().unwrap(), &identity).await;
+    let proxy = Arc::new(UdpProxy::start(server.local_addr()).await);
+    let (alice, _a, bob, mut bob_events) = call_through_proxy(&server, &proxy, "stall").await;
+    let speech = speech_like(8.0, 140.0, RATE);
+    let before = member_stat(&bob, "alice", "jitterBufferDelayMs");
+
+    let stalled = proxy.clone();
+    let heard = talk(&alice, &bob, speech.clone(), 2.0, move || {
+        stalled.stall(Duration::from_millis(200))
+    })
+    .await;
+
+    assert_voice_back(&speech, &heard, 5.0, "after a 200 ms stall");
+    let concealed = member_stat(&bob, "alice", "packetsConcealed");
+    let late = member_stat(&bob, "alice", "packetsLate");
+    println!("stall: {concealed} frames concealed, {late} packets late");
+    assert!(
+        concealed + late >= 5.0,
+        "the stall never reached bob's jitter buffer"
+    );
+    let after = member_stat(&bob, "alice", "jitterBufferDelayMs");
+    println!(
+        "jitter buffer delay: {before:.1} ms before the call, {after:.1} ms 6 s after the stall"
+    );
+    assert!(
+        after < 100.0,
+        "6 s after the stall the buffer still holds {after} ms: the stall's delay stayed"
+    );
+    assert_call_undisturbed(&mut bob_events, "a 200 ms stall");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bursts_of_loss_are_concealed_and_the_call_goes_on() {
+    let identity = ServerIdentity::self_signed().unwrap();
+    let server = relay("127.0.0.1:0".parse().unwrap(), &identity).await;
+    let proxy = Arc::new(UdpProxy::start(server.local_addr()).await);
+    let (alice, _a, bob, mut bob_events) = call_through_proxy(&server, &proxy, "bursts").await;
+    let speech = speech_like(8.0, 140.0, RATE);
+
+    // Four bursts of 300 ms of total loss, a second apart, cut and restored from another
+    // thread while the call runs.
+    let cutter = proxy.clone();
+    let bursts = std::thread::spawn(move || {
+        for _ in 0..4 {
+            std::thread::sleep(Duration::from_millis(700));
+            cutter.set_cut(true);
+            std::thread::sleep(Duration::from_millis(300));
+            cutter.set_cut(false);
+        }
+    });
+    let heard = talk(&alice, &bob, speech.clone(), 0.0, || {}).await;
+    bursts.join().unwrap();
+
+    assert_voice_back(&speech, &heard, 5.5, "after four bursts of loss");
+    let lost = member_stat(&bob, "alice", "packetsLost");
+    let concealed = member_stat(&bob, "alice", "packetsConcealed");
+    println!("bursts: {lost} packets lost, {concealed} concealed");
+    assert!(
+        lost >= 20.0,
+        "1.2 s of talk lost in bursts, yet only {lost} packets counted lost"
+    );
+    assert_call_undisturbed(&mut bob_events, "bursts of loss");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicated_datagrams_are_played_once() {
+    let identity = ServerIdentity::self_signed().unwrap();
+    let server = relay("127.0.0.1:0".parse().unwrap(), &identity).await;
+    let proxy = UdpProxy::start(server.local_addr()).await;
+    let (alice, _a, bob, mut bob_events) = call_through_proxy(&server, &proxy, "dups").await;
+    proxy.set_duplicate(0.5);
+    let speech = speech_like(5.0, 140.0, RATE);
+
+    let heard = talk(&alice, &bob, speech.clone(), 0.0, || {}).await;
+
+    assert_voice_back(&speech, &heard, 1.0, "with half the datagrams doubled");
+    assert!(
+        proxy.duplicated() > 100,
+        "the proxy doubled {} datagrams",
+        proxy.duplicated()
+    );
+    let stats: serde_json::Value = serde_json::from_str(&alice.stats_json()).unwrap();
+    let sent = stats["sent"]["packets"].as_f64().unwrap();
+    let received = member_stat(&bob, "alice", "packetsReceived");
+    println!(
+        "duplication: {} datagrams doubled; alice sent {sent}, bob received {received}",
+        proxy.duplicated()
+    );
+    assert!(
+        received <= sent,
+        "bob received {received} of {sent} packets sent: doubles played"
+    );
+    assert!(
+        received >= 0.9 * sent,
+        "bob received only {received} of {sent}"
+    );
+    assert_call_undisturbed(&mut bob_events, "duplication");
+}
+
+/// Waits `settle` more after the first `interrupted` and returns every code it had: a call
+/// ends once, so there must be exactly one.
+async fn interruptions(events: &mut Events, settle: Duration) -> Vec<ErrorCode> {
+    let first = events.interrupted().await;
+    tokio::time::sleep(settle).await;
+    let mut codes = vec![first.code];
+    codes.extend(events.drain().into_iter().filter_map(|e| match e {
+        Event::Interrupted(error) => Some(error.code),
+        _ => None,
+    }));
+    codes
+}
+
+/// After a restart: both rejoin the relay now on `addr`, and Bob hears Alice again.
+async fn rejoin_and_talk(server: &Server, addr: String, room: &str) {
+    let (alice, mut alice_events) = client_via(server, server.local_addr().to_string());
+    alice.join(signed("alice", room)).await.unwrap();
+    let (bob, _b) = client_via(server, addr);
+    bob.join(signed("bob", room)).await.unwrap();
+    assert_eq!(alice_events.members().await, ["alice", "bob"]);
+    let speech = speech_like(3.0, 140.0, RATE);
+    let heard = talk(&alice, &bob, speech.clone(), 0.0, || {}).await;
+    assert_voice_back(&speech, &heard, 1.0, "after rejoining the restarted relay");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_restart_ends_the_call_once_and_a_rejoin_works() {
+    let identity = ServerIdentity::self_signed().unwrap();
+    let server = relay("127.0.0.1:0".parse().unwrap(), &identity).await;
+    let addr = server.local_addr();
+    let proxy = UdpProxy::start(addr).await;
+    let (_alice, mut alice_events, _bob, mut bob_events) =
+        call_through_proxy(&server, &proxy, "restart").await;
+
+    server.shutdown().await;
+    for (who, events) in [("alice", &mut alice_events), ("bob", &mut bob_events)] {
+        let codes = interruptions(events, Duration::from_secs(1)).await;
+        assert_eq!(codes, [ErrorCode::ServerShuttingDown], "{who}");
+    }
+
+    let restarted = relay(addr, &identity).await;
+    assert_eq!(restarted.local_addr(), addr);
+    rejoin_and_talk(&restarted, proxy.addr.to_string(), "restart").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_that_crashes_and_comes_back_ends_the_call_once_and_a_rejoin_works() {
+    let identity = ServerIdentity::self_signed().unwrap();
+    let server = relay("127.0.0.1:0".parse().unwrap(), &identity).await;
+    let addr = server.local_addr();
+    let proxy = UdpProxy::start(addr).await;
+    let (alice, mut alice_events) = client_via(&server, proxy.addr.to_string());
+    alice.join(signed("alice", "crash")).await.unwrap();
+    let (bob, mut bob_events) = client_via(&server, proxy.addr.to_string());
+    bob.join(signed("bob", "crash")).await.unwrap();
+    assert_eq!(alice_events.members().await, ["alice", "bob"]);
+
+    // A crash as the clients see it: the relay goes silent (its goodbye never arrives), and
+    // a new process is listening on the same address a moment later, without their seats.
+    proxy.set_cut(true);
+    server.shutdown().await;
+    let restarted = relay(addr, &identity).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    proxy.set_cut(false);
+
+    for (who, events) in [("alice", &mut alice_events), ("bob", &mut bob_events)] {
+        let codes = interruptions(events, Duration::from_secs(1)).await;
+        assert_eq!(codes.len(), 1, "{who}: interrupted {codes:?}");
+        assert!(
+            matches!(codes[0], ErrorCode::ServerUnreachable | ErrorCode::NodeLost),
+            "{who}: a resume the new relay cannot honour ends with -1004 or -1011, not {:?}",
+            codes[0]
+        );
+    }
+    drop((alice, bob));
+    rejoin_and_talk(&restarted, proxy.addr.to_string(), "crash").await;
+}
