@@ -9,21 +9,14 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::signal::{rms, speech_like};
+use common::signal::speech_like;
+use common::talk::{assert_voice_heard, member_stat, talk, RATE};
 use common::udp_proxy::UdpProxy;
 use common::*;
 use voipchat::net::tls::{Liveness, ServerIdentity};
 use voipchat::{ChatState, Client, ErrorCode, Event, Server};
-
-const RATE: u32 = 48_000;
-/// 10 ms, what a game's audio callback typically asks for.
-const CHUNK: usize = 480;
-
-/// The audio tests run in real time and take turns: two cores shared between several calls
-/// would test the scheduler, not the SDK.
-static REAL_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Quick to notice a dead link, so the restart tests take seconds rather than tens.
 fn fast_liveness() -> Liveness {
@@ -74,71 +67,6 @@ async fn call_through_proxy(
     (alice, alice_events, bob, bob_events)
 }
 
-/// `seconds` of real time: Alice says `speech`, Bob's mix is recorded; `fault` runs at
-/// `fault_at` seconds, on this thread, between two 10 ms steps.
-async fn talk(
-    alice: &Arc<Client>,
-    bob: &Arc<Client>,
-    speech: Vec<f32>,
-    fault_at: f32,
-    fault: impl FnOnce() + Send + 'static,
-) -> Vec<f32> {
-    let _turn = REAL_TIME.lock().await;
-    let (alice, bob) = (alice.clone(), bob.clone());
-    tokio::task::spawn_blocking(move || {
-        let steps = speech.len() / CHUNK;
-        let fault_step = (fault_at * 100.0) as usize;
-        let mut fault = Some(fault);
-        let mut heard = Vec::with_capacity(speech.len());
-        let mut out = vec![0.0f32; CHUNK];
-        let start = Instant::now();
-        for step in 0..steps {
-            if step == fault_step {
-                if let Some(fault) = fault.take() {
-                    fault();
-                }
-            }
-            alice
-                .push_capture(&speech[step * CHUNK..(step + 1) * CHUNK], RATE, 1)
-                .unwrap();
-            bob.pull_playback(&mut out, RATE, 1).unwrap();
-            heard.extend_from_slice(&out);
-            let next = start + Duration::from_millis(10 * (step as u64 + 1));
-            std::thread::sleep(next.saturating_duration_since(Instant::now()));
-        }
-        heard
-    })
-    .await
-    .unwrap()
-}
-
-/// Every syllable slot (250 ms) from `from_s` on, where `said` is speaking, is heard at no
-/// less than a quarter of its level: the voice is back and whole there, whatever the delay
-/// (a syllable fills 200 ms of its slot, so even 100 ms late most of it lands in the slot).
-fn assert_voice_back(said: &[f32], heard: &[f32], from_s: f32, what: &str) {
-    let slot = RATE as usize / 4;
-    let first = (from_s * 4.0) as usize;
-    let mut slots = 0;
-    for i in first..said.len() / slot - 1 {
-        let range = i * slot..(i + 1) * slot;
-        let spoken = rms(&said[range.clone()]);
-        // The slot and the next one: the playout delay may carry a syllable over.
-        let later = rms(&heard[range.start..range.end + slot / 2]);
-        assert!(
-            later > 0.25 * spoken,
-            "{what}: slot {i} ({:.2} s) heard at {later:.4}, said at {spoken:.4}",
-            i as f32 / 4.0
-        );
-        slots += 1;
-    }
-    assert!(slots >= 4, "{what}: only {slots} slots judged");
-}
-
-fn member_stat(client: &Client, member: &str, field: &str) -> f64 {
-    let stats: serde_json::Value = serde_json::from_str(&client.stats_json()).unwrap();
-    stats["members"][member][field].as_f64().unwrap_or(0.0)
-}
-
 /// Neither a reconnect nor an interruption since the join: the fault never reached the call's
 /// state.
 fn assert_call_undisturbed(events: &mut Events, what: &str) {
@@ -169,7 +97,7 @@ async fn a_200_ms_stall_is_a_gap_and_the_delay_comes_back() {
     })
     .await;
 
-    assert_voice_back(&speech, &heard, 5.0, "after a 200 ms stall");
+    assert_voice_heard(&speech, &heard, 5.0, "after a 200 ms stall");
     let concealed = member_stat(&bob, "alice", "packetsConcealed");
     let late = member_stat(&bob, "alice", "packetsLate");
     println!("stall: {concealed} frames concealed, {late} packets late");
@@ -210,7 +138,7 @@ async fn bursts_of_loss_are_concealed_and_the_call_goes_on() {
     let heard = talk(&alice, &bob, speech.clone(), 0.0, || {}).await;
     bursts.join().unwrap();
 
-    assert_voice_back(&speech, &heard, 5.5, "after four bursts of loss");
+    assert_voice_heard(&speech, &heard, 5.5, "after four bursts of loss");
     let lost = member_stat(&bob, "alice", "packetsLost");
     let concealed = member_stat(&bob, "alice", "packetsConcealed");
     println!("bursts: {lost} packets lost, {concealed} concealed");
@@ -232,7 +160,7 @@ async fn duplicated_datagrams_are_played_once() {
 
     let heard = talk(&alice, &bob, speech.clone(), 0.0, || {}).await;
 
-    assert_voice_back(&speech, &heard, 1.0, "with half the datagrams doubled");
+    assert_voice_heard(&speech, &heard, 1.0, "with half the datagrams doubled");
     assert!(
         proxy.duplicated() > 100,
         "the proxy doubled {} datagrams",
@@ -278,7 +206,7 @@ async fn rejoin_and_talk(server: &Server, addr: String, room: &str) {
     assert_eq!(alice_events.members().await, ["alice", "bob"]);
     let speech = speech_like(3.0, 140.0, RATE);
     let heard = talk(&alice, &bob, speech.clone(), 0.0, || {}).await;
-    assert_voice_back(&speech, &heard, 1.0, "after rejoining the restarted relay");
+    assert_voice_heard(&speech, &heard, 1.0, "after rejoining the restarted relay");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,13 +1,19 @@
 //! One bad client never disturbs other members or rooms: malformed frames, protocol
-//! violations and silent connections each end that one connection.
+//! violations, forged resume tokens and silent connections each end that one connection, and a
+//! flood of control messages or of media (ten times a sender's rate, oversized datagrams)
+//! leaves the others' voice whole and on time.
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use common::signal::speech_like;
+use common::talk::{assert_voice_heard, member_stat, talk, RATE};
 use common::*;
+use voipchat::net::media;
 use voipchat::net::wire::{self, ServerMessage};
-use voipchat::Server;
+use voipchat::{Client, Server};
 
 /// Waits until the server closes `connection`, failing the test after 10 s.
 async fn closed_by_server(connection: &quinn::Connection) -> quinn::ConnectionError {
@@ -163,4 +169,135 @@ async fn many_failed_joins_do_not_disturb_a_room() {
         .iter()
         .all(|e| !matches!(e, voipchat::Event::MembersChanged(_))));
     still_fine(&server, &mut alice_events, &bob).await;
+}
+
+/// Admits `open_id` into `room` over a bare connection the test drives itself.
+async fn admitted_raw(
+    server: &Server,
+    open_id: &str,
+    room: &str,
+) -> (quinn::Endpoint, quinn::Connection, quinn::SendStream) {
+    let (endpoint, connection) = raw_connection(server).await;
+    let (mut send, mut recv) = connection.open_bi().await.unwrap();
+    let p = signed(open_id, room);
+    let join = wire::ClientMessage::Join(wire::JoinRequest {
+        app_id: p.app_id,
+        open_id: p.open_id,
+        group_id: p.group_id,
+        nonce_str: p.nonce_str,
+        time_stamp: p.time_stamp,
+        signature: p.signature,
+        room_type: p.room_type,
+        mute: p.mute_config,
+    });
+    wire::write_message(&mut send, &join).await.unwrap();
+    let reply: ServerMessage = wire::read_message(&mut recv).await.unwrap();
+    assert!(matches!(reply, ServerMessage::Joined { .. }), "{reply:?}");
+    // The replies are never read from here on, as a hostile client would not.
+    drop(recv);
+    (endpoint, connection, send)
+}
+
+/// Alice and Bob in `room`, as the engine-fed clients a game runs.
+async fn talking_pair(server: &Server, room: &str) -> (Arc<Client>, Arc<Client>, Events) {
+    let (alice, alice_events) = client(server);
+    alice.join(signed("alice", room)).await.unwrap();
+    let (bob, _bob_events) = client(server);
+    bob.join(signed("bob", room)).await.unwrap();
+    (Arc::new(alice), Arc::new(bob), alice_events)
+}
+
+/// What the attack did to Alice's voice at Bob's: it must be whole, on time and unharmed.
+fn assert_alice_unharmed(bob: &Client, speech: &[f32], heard: &[f32], what: &str) {
+    assert_voice_heard(speech, heard, 1.0, what);
+    let lost = member_stat(bob, "alice", "packetsLost");
+    let late = member_stat(bob, "alice", "packetsLate");
+    let delay = member_stat(bob, "alice", "jitterBufferDelayMs");
+    println!("{what}: alice's packets at bob: {lost} lost, {late} late, delay {delay} ms");
+    assert!(lost + late <= 2.0, "{what}: {lost} lost and {late} late");
+    assert!(
+        delay < 80.0,
+        "{what}: bob's buffer delay for alice grew to {delay} ms"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_control_messages_is_cut_off_and_the_room_keeps_talking() {
+    let server = server().await;
+    let (alice, bob, mut alice_events) = talking_pair(&server, "calm").await;
+    let (_endpoint, mallory, mut send) = admitted_raw(&server, "mallory", "calm").await;
+    assert_eq!(alice_events.members().await, ["alice", "bob"]);
+    assert_eq!(alice_events.members().await, ["alice", "bob", "mallory"]);
+
+    // As many mute updates as the stream takes, never reading a reply, while Alice talks.
+    let update = wire::encode(&wire::ClientMessage::UpdateMute {
+        mute: voipchat::MuteConfig::default(),
+    });
+    let flood = tokio::spawn(async move {
+        let burst = update.repeat(1000);
+        let mut sent = 0usize;
+        while send.write_all(&burst).await.is_ok() {
+            sent += 1000;
+            if sent >= 1_000_000 {
+                break;
+            }
+        }
+        sent
+    });
+    let speech = speech_like(4.0, 140.0, RATE);
+    let heard = talk(&alice, &bob, speech.clone(), 0.0, || {}).await;
+    let cut_off = closed_by_server(&mallory).await;
+    let sent = flood.await.unwrap();
+    println!("control flood: {sent} updates written before the relay closed it ({cut_off})");
+
+    assert_alice_unharmed(&bob, &speech, &heard, "a control flood");
+    assert_eq!(alice_events.members().await, ["alice", "bob"]);
+    assert_eq!(server.stats().members, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_times_the_media_rate_and_oversized_datagrams_harm_no_one_else() {
+    let server = server().await;
+    let (alice, bob, mut alice_events) = talking_pair(&server, "calm").await;
+    let (_endpoint, mallory, _send) = admitted_raw(&server, "mallory", "calm").await;
+    assert_eq!(alice_events.members().await, ["alice", "bob"]);
+    assert_eq!(alice_events.members().await, ["alice", "bob", "mallory"]);
+
+    // 500 datagrams a second (ten times a 20 ms sender), noise for payload, every tenth one
+    // over the payload limit, for as long as Alice talks.
+    let flood = tokio::spawn(async move {
+        let mut sent = 0u32;
+        let mut ticker = tokio::time::interval(Duration::from_millis(2));
+        for seq in 0..2000u16 {
+            ticker.tick().await;
+            let size = if seq % 10 == 0 {
+                media::MAX_PAYLOAD + 100
+            } else {
+                120
+            };
+            let payload: Vec<u8> = (0..size)
+                .map(|i| (i as u16 ^ seq.rotate_left(3)) as u8)
+                .collect();
+            let header = media::AudioHeader {
+                speaking: true,
+                backfill: false,
+                seq,
+                timestamp: u32::from(seq) * 960,
+            };
+            let mut datagram = Vec::new();
+            media::encode_uplink(header, &payload, &mut datagram);
+            if mallory.send_datagram(datagram.into()).is_ok() {
+                sent += 1;
+            }
+        }
+        sent
+    });
+    let speech = speech_like(4.0, 140.0, RATE);
+    let heard = talk(&alice, &bob, speech.clone(), 0.0, || {}).await;
+    let sent = flood.await.unwrap();
+    let relayed = member_stat(&bob, "mallory", "packetsReceived");
+    println!("media flood: mallory sent {sent} datagrams, bob's buffer took {relayed} of them");
+
+    assert_alice_unharmed(&bob, &speech, &heard, "a media flood");
+    assert!(sent >= 1500, "the flood sent only {sent} datagrams");
 }

@@ -138,4 +138,5 @@ pub mod cluster;
 pub mod redis;
 pub mod relay_process;
 pub mod signal;
+pub mod talk;
 pub mod udp_proxy;

@@ -1,0 +1,83 @@
+//! One member talking and another listening, in real time through the engine-fed audio path,
+//! for the tests that disturb a call (faults, hostile clients) and judge it by what is heard.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::signal::rms;
+use voipchat::Client;
+
+pub const RATE: u32 = 48_000;
+/// 10 ms, what a game's audio callback typically asks for.
+pub const CHUNK: usize = 480;
+
+/// The audio tests of one test binary run in real time and take turns: two cores shared
+/// between several calls would test the scheduler, not the SDK.
+pub static REAL_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// `speech.len()` samples of real time: `speaker` says `speech`, `listener`'s mix is
+/// recorded and returned; `at` runs once, `at_s` seconds in, on the audio thread between two
+/// 10 ms steps (a fault switched on, say).
+pub async fn talk(
+    speaker: &Arc<Client>,
+    listener: &Arc<Client>,
+    speech: Vec<f32>,
+    at_s: f32,
+    at: impl FnOnce() + Send + 'static,
+) -> Vec<f32> {
+    let _turn = REAL_TIME.lock().await;
+    let (speaker, listener) = (speaker.clone(), listener.clone());
+    tokio::task::spawn_blocking(move || {
+        let steps = speech.len() / CHUNK;
+        let at_step = (at_s * 100.0) as usize;
+        let mut at = Some(at);
+        let mut heard = Vec::with_capacity(speech.len());
+        let mut out = vec![0.0f32; CHUNK];
+        let start = Instant::now();
+        for step in 0..steps {
+            if step == at_step {
+                if let Some(at) = at.take() {
+                    at();
+                }
+            }
+            speaker
+                .push_capture(&speech[step * CHUNK..(step + 1) * CHUNK], RATE, 1)
+                .unwrap();
+            listener.pull_playback(&mut out, RATE, 1).unwrap();
+            heard.extend_from_slice(&out);
+            let next = start + Duration::from_millis(10 * (step as u64 + 1));
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        }
+        heard
+    })
+    .await
+    .unwrap()
+}
+
+/// Every syllable slot (250 ms) from `from_s` on, where `said` is speaking, is heard at no
+/// less than a quarter of its level: the voice is there and whole, whatever the delay (a
+/// syllable fills 200 ms of its slot, so even 100 ms late most of it lands in the slot and
+/// the half slot after it). Level-based, so the microphone processing cannot fool it.
+pub fn assert_voice_heard(said: &[f32], heard: &[f32], from_s: f32, what: &str) {
+    let slot = RATE as usize / 4;
+    let first = (from_s * 4.0) as usize;
+    let mut slots = 0;
+    for i in first..said.len() / slot - 1 {
+        let range = i * slot..(i + 1) * slot;
+        let spoken = rms(&said[range.clone()]);
+        let later = rms(&heard[range.start..range.end + slot / 2]);
+        assert!(
+            later > 0.25 * spoken,
+            "{what}: slot {i} ({:.2} s) heard at {later:.4}, said at {spoken:.4}",
+            i as f32 / 4.0
+        );
+        slots += 1;
+    }
+    assert!(slots >= 4, "{what}: only {slots} slots judged");
+}
+
+/// A number from `listener`'s statistics about `member` (0 when absent).
+pub fn member_stat(listener: &Client, member: &str, field: &str) -> f64 {
+    let stats: serde_json::Value = serde_json::from_str(&listener.stats_json()).unwrap();
+    stats["members"][member][field].as_f64().unwrap_or(0.0)
+}
