@@ -1,6 +1,6 @@
 //! Faults a real network and a real deployment inflict on a call, injected between a listener
-//! and the relay by a loopback proxy: a 200 ms stall, bursts of loss, duplicated datagrams,
-//! and the relay restarted (cleanly, and after a crash). Each test checks what the players
+//! and the relay by a loopback proxy: a 200 ms stall, bursts of loss, duplicated datagrams, a
+//! 10 s partition, and the relay restarted (cleanly, and after a crash). Each test checks what the players
 //! hear and what they are told: the voice comes back and its delay does not stay inflated, no
 //! spurious reconnect or `interrupted`, a restart ends the call with one `interrupted` of the
 //! right code, and a rejoin on the new relay works. Every wait is bounded: no deadlock can
@@ -26,6 +26,10 @@ fn fast_liveness() -> Liveness {
     }
 }
 
+/// How long a dropped member's seat is kept, and how long a client tries to take it back:
+/// longer than the 10 s partition below.
+const RESUME: Duration = Duration::from_secs(13);
+
 fn identity_copy(identity: &ServerIdentity) -> ServerIdentity {
     ServerIdentity {
         chain: identity.chain.clone(),
@@ -39,7 +43,7 @@ async fn relay(listen: std::net::SocketAddr, identity: &ServerIdentity) -> Serve
         c.listen = listen;
         c.identity = Some(identity_copy(identity));
         c.liveness = fast_liveness();
-        c.resume_grace = Duration::from_secs(5);
+        c.resume_grace = RESUME;
     })
     .await
 }
@@ -48,7 +52,7 @@ fn client_via(server: &Server, addr: String) -> (Arc<Client>, Events) {
     let mut config = config_for(server);
     config.server = addr;
     config.liveness = fast_liveness();
-    config.resume_timeout = Duration::from_secs(3);
+    config.resume_timeout = RESUME;
     let (client, rx) = Client::with_channel(config).unwrap();
     (Arc::new(client), Events(rx))
 }
@@ -182,6 +186,44 @@ async fn duplicated_datagrams_are_played_once() {
         "bob received only {received} of {sent}"
     );
     assert_call_undisturbed(&mut bob_events, "duplication");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_10_s_partition_is_bridged_by_a_resume_the_room_never_sees() {
+    let identity = ServerIdentity::self_signed().unwrap();
+    let server = relay("127.0.0.1:0".parse().unwrap(), &identity).await;
+    let proxy = UdpProxy::start(server.local_addr()).await;
+    let (alice, mut alice_events, bob, mut bob_events) =
+        call_through_proxy(&server, &proxy, "partition").await;
+    let state_is = |wanted: ChatState| {
+        move |e: &Event| {
+            matches!(e, Event::StateChanged { state, .. } if *state == wanted).then_some(())
+        }
+    };
+
+    let cut = std::time::Instant::now();
+    proxy.set_cut(true);
+    bob_events.wait_for(state_is(ChatState::Reconnecting)).await;
+    tokio::time::sleep(Duration::from_secs(10).saturating_sub(cut.elapsed())).await;
+    proxy.set_cut(false);
+    bob_events.wait_for(state_is(ChatState::Joined)).await;
+    println!(
+        "partition: bob back in his seat {:.1} s after the cut",
+        cut.elapsed().as_secs_f32()
+    );
+
+    let speech = speech_like(3.0, 140.0, RATE);
+    let heard = talk(&alice, &bob, speech.clone(), 0.0, || {}).await;
+    assert_voice_heard(&speech, &heard, 1.0, "after a 10 s partition");
+    assert!(
+        !alice_events
+            .drain()
+            .iter()
+            .any(|e| matches!(e, Event::MembersChanged(_))),
+        "the room saw bob leave or come back"
+    );
+    // Since the resume: no second reconnect, no `interrupted`.
+    assert_call_undisturbed(&mut bob_events, "after the resume");
 }
 
 /// Waits `settle` more after the first `interrupted` and returns every code it had: a call
