@@ -72,6 +72,11 @@ namespace VoipChatSdk.Interop
         public const int VOIP_ENHANCEMENT_OFF = 0;
         public const int VOIP_ENHANCEMENT_LIGHT = 1;
         public const int VOIP_ENHANCEMENT_STRONG = 2;
+        public const int VOIP_NOISE_SUPPRESSION_OFF = 0;
+        public const int VOIP_NOISE_SUPPRESSION_LOW = 1;
+        public const int VOIP_NOISE_SUPPRESSION_MODERATE = 2;
+        public const int VOIP_NOISE_SUPPRESSION_HIGH = 3;
+        public const int VOIP_NOISE_SUPPRESSION_VERY_HIGH = 4;
 
         // ---- callback types -------------------------------------------------------------
 
@@ -213,6 +218,9 @@ namespace VoipChatSdk.Interop
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         public static extern int voip_set_voice_enhancement(int level);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int voip_set_audio_processing(int echo_cancellation, int noise_suppression, int gain_control);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         public static extern int voip_on_members_changed(IntPtr listener, IntPtr user_data);

@@ -63,6 +63,37 @@ namespace VoipChatSdk
         Strong = Native.VOIP_ENHANCEMENT_STRONG,
     }
 
+    /// <summary>How far down the noise suppressor may take the microphone's noise (<see cref="AudioProcessing"/>).</summary>
+    public enum NoiseSuppression
+    {
+        Off = Native.VOIP_NOISE_SUPPRESSION_OFF,
+
+        /// <summary>Up to 6 dB.</summary>
+        Low = Native.VOIP_NOISE_SUPPRESSION_LOW,
+
+        /// <summary>Up to 12 dB: the default.</summary>
+        Moderate = Native.VOIP_NOISE_SUPPRESSION_MODERATE,
+
+        /// <summary>Up to 18 dB.</summary>
+        High = Native.VOIP_NOISE_SUPPRESSION_HIGH,
+
+        /// <summary>Up to 21 dB: cleans the most, colours the voice the most.</summary>
+        VeryHigh = Native.VOIP_NOISE_SUPPRESSION_VERY_HIGH,
+    }
+
+    /// <summary>
+    /// The microphone's processing before it is sent (<see cref="VoipChat.SetAudioProcessing"/>):
+    /// echo cancellation (what the speakers play, the mix and members pulled alone, is removed
+    /// from the microphone), noise suppression and automatic gain control; a high-pass filter
+    /// runs whenever any of them does. All on by default, as every voice chat ships them.
+    /// </summary>
+    public sealed class AudioProcessing
+    {
+        public bool EchoCancellation = true;
+        public NoiseSuppression NoiseSuppression = NoiseSuppression.Moderate;
+        public bool GainControl = true;
+    }
+
     /// <summary>The <c>errCode</c> values (WeChat's, then voipchat's).</summary>
     public static class ErrorCodes
     {

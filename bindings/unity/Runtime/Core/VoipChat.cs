@@ -329,6 +329,28 @@ namespace VoipChatSdk
             }
         }
 
+        /// <summary>
+        /// Sets the microphone's processing (<see cref="AudioProcessing"/>): from the next 10 ms
+        /// of capture, mid-call too, and in later calls until changed or <see cref="Shutdown"/>.
+        /// Throws <see cref="VoipChatException"/> (-1001) before <see cref="Initialize"/> or for a
+        /// <see cref="NoiseSuppression"/> value that is not a level.
+        /// </summary>
+        public static void SetAudioProcessing(AudioProcessing settings)
+        {
+            if (settings == null)
+            {
+                throw new ArgumentNullException("settings");
+            }
+            int code = Native.voip_set_audio_processing(
+                settings.EchoCancellation ? 1 : 0,
+                (int)settings.NoiseSuppression,
+                settings.GainControl ? 1 : 0);
+            if (code != ErrorCodes.Ok)
+            {
+                throw new VoipChatException(code, "voip_set_audio_processing failed: " + LastErrorMessage());
+            }
+        }
+
         // ---- engine audio (EXTERNAL mode; safe on the audio thread, allocation-free) --------
 
         /// <summary>

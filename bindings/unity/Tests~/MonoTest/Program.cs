@@ -86,6 +86,7 @@ namespace VoipChatSdk.Tests
             Test("UpdateMuteConfigAsync: ok; an awaiting method resumes on the poll thread", UpdateMuteConfig);
             Test("speakers-changed: the local player speaks through PushCapture", LocalSpeakers);
             Test("SetVoiceEnhancement: each level while in the call, stats say which; an undefined level throws -1001; left on Strong", VoiceEnhancementLevels);
+            Test("SetAudioProcessing: each stage off and on while in the call, stats say which; an undefined noise level throws -1001 and changes nothing; left on the defaults", AudioProcessingSettings);
             Test("a second client process: members-changed, its speech (through the Strong enhancer) in speakers-changed and PullMember", SecondClientProcess);
             Test("events follow the poll driver to whichever thread calls Poll", EventsFollowThePollThread);
             Test("exit: ExitAsync resolves, state LEFT, members cleared; exiting again throws -1005", ExitRoom);
@@ -478,6 +479,27 @@ namespace VoipChatSdk.Tests
                 Check(e.ErrMsg.Contains("not a level"), "ErrMsg: " + e.ErrMsg);
             }
             Check(VoipChat.StatsJson().Contains("\"voiceEnhancement\":\"strong\""), "a refused level changes nothing");
+        }
+
+        static void AudioProcessingSettings()
+        {
+            Check(VoipChat.StatsJson().Contains("\"echoCancellation\":true"), "on by default: " + VoipChat.StatsJson());
+            VoipChat.SetAudioProcessing(new AudioProcessing { EchoCancellation = false, NoiseSuppression = NoiseSuppression.VeryHigh, GainControl = false });
+            string stats = VoipChat.StatsJson();
+            Check(stats.Contains("\"echoCancellation\":false") && stats.Contains("\"noiseSuppression\":\"veryHigh\"") && stats.Contains("\"gainControl\":false"), "stats after setting: " + stats);
+            try
+            {
+                VoipChat.SetAudioProcessing(new AudioProcessing { NoiseSuppression = (NoiseSuppression)9 });
+                Check(false, "noise level 9 was accepted");
+            }
+            catch (VoipChatException e)
+            {
+                Equal(ErrorCodes.InvalidArgument, e.ErrCode, "ErrCode for noise level 9");
+                Check(e.ErrMsg.Contains("noise_suppression"), "ErrMsg: " + e.ErrMsg);
+            }
+            Check(VoipChat.StatsJson().Contains("\"noiseSuppression\":\"veryHigh\""), "a refused setting changes nothing");
+            VoipChat.SetAudioProcessing(new AudioProcessing());
+            Check(VoipChat.StatsJson().Contains("\"noiseSuppression\":\"moderate\""), "back to the defaults: " + VoipChat.StatsJson());
         }
 
         static void SecondClientProcess()
