@@ -8,7 +8,8 @@ use std::time::Duration;
 use voipchat::client::Completion;
 use voipchat::log::Logger;
 use voipchat::{
-    AudioConfig, AudioMode, ChatState, Client, ClientConfig, ErrorCode, VoiceEnhancement, VoipError,
+    AudioConfig, AudioMode, AudioProcessing, ChatState, Client, ClientConfig, ErrorCode,
+    VoiceEnhancement, VoipError,
 };
 
 use crate::options::{self, Connection, NodeSettings};
@@ -30,6 +31,8 @@ pub struct Calls {
     view: CallView,
     /// The game's choice, given to every client made.
     enhancement: VoiceEnhancement,
+    /// The microphone's processing, likewise.
+    processing: AudioProcessing,
 }
 
 impl Default for Calls {
@@ -53,6 +56,7 @@ impl Calls {
             client: None,
             view: CallView::default(),
             enhancement: VoiceEnhancement::default(),
+            processing: AudioProcessing::default(),
         }
     }
 
@@ -70,6 +74,18 @@ impl Calls {
 
     pub fn voice_enhancement(&self) -> VoiceEnhancement {
         self.enhancement
+    }
+
+    /// The microphone's processing: from its next 10 ms in a call, and in later calls.
+    pub fn set_audio_processing(&mut self, processing: AudioProcessing) {
+        self.processing = processing;
+        if let Some((_, client)) = &self.client {
+            client.set_audio_processing(processing);
+        }
+    }
+
+    pub fn audio_processing(&self) -> AudioProcessing {
+        self.processing
     }
 
     /// Starts a join. Its outcome, failure included, is queued for a later [`Calls::drain`],
@@ -198,6 +214,7 @@ impl Calls {
                 }),
             )?;
             client.set_voice_enhancement(self.enhancement)?;
+            client.set_audio_processing(self.processing);
             self.client = Some((connection.clone(), client));
         }
         Ok(&self.client.as_ref().expect("set above").1)

@@ -22,7 +22,7 @@ use godot::global::{godot_error, godot_print, godot_warn};
 use godot::obj::{Base, Gd, NewAlloc, NewGd, Singleton, WithBaseField, WithUserSignals};
 use godot::prelude::{godot_api, GodotClass};
 use voipchat::log::{LogLevel, Logger};
-use voipchat::{ChatState, VoiceEnhancement};
+use voipchat::{AudioProcessing, ChatState, NoiseSuppression, VoiceEnhancement};
 
 use crate::calls::Calls;
 use crate::convert;
@@ -328,6 +328,16 @@ impl VoipChat {
     const ENHANCEMENT_LIGHT: i64 = VoiceEnhancement::Light as i64;
     #[constant]
     const ENHANCEMENT_STRONG: i64 = VoiceEnhancement::Strong as i64;
+    #[constant]
+    const NOISE_SUPPRESSION_OFF: i64 = NoiseSuppression::Off as i64;
+    #[constant]
+    const NOISE_SUPPRESSION_LOW: i64 = NoiseSuppression::Low as i64;
+    #[constant]
+    const NOISE_SUPPRESSION_MODERATE: i64 = NoiseSuppression::Moderate as i64;
+    #[constant]
+    const NOISE_SUPPRESSION_HIGH: i64 = NoiseSuppression::High as i64;
+    #[constant]
+    const NOISE_SUPPRESSION_VERY_HIGH: i64 = NoiseSuppression::VeryHigh as i64;
 
     /// Joins (creating it if needed) the room `groupId`. Keys: appId, openId, groupId,
     /// nonceStr, timeStamp, signature (from your backend), roomType ("voice" or "video"),
@@ -381,6 +391,49 @@ impl VoipChat {
     #[func]
     fn get_voice_enhancement(&self) -> i64 {
         self.core.calls.voice_enhancement() as i64
+    }
+
+    /// The microphone's processing before it is sent: echo cancellation (what the node plays,
+    /// the mix and every attached member, is removed from the microphone), noise suppression
+    /// at a NOISE_SUPPRESSION_* level, and automatic gain control. All on by default, noise
+    /// suppression moderate. From the next 10 ms of capture, and for later joins. False (and
+    /// an error printed) for a level out of range.
+    #[func]
+    fn set_audio_processing(
+        &mut self,
+        echo_cancellation: bool,
+        noise_suppression: i64,
+        gain_control: bool,
+    ) -> bool {
+        let level = i32::try_from(noise_suppression).unwrap_or(-1);
+        let Some(noise_suppression) = NoiseSuppression::from_level(level) else {
+            godot_error!(
+                "VoipChat.set_audio_processing: noise_suppression {noise_suppression} is not a \
+                 NOISE_SUPPRESSION_* level (0 to 4)"
+            );
+            return false;
+        };
+        self.core.calls.set_audio_processing(AudioProcessing {
+            echo_cancellation,
+            noise_suppression,
+            gain_control,
+        });
+        true
+    }
+
+    /// The processing in force: {echo_cancellation: bool, noise_suppression: int (a
+    /// NOISE_SUPPRESSION_* level), gain_control: bool}.
+    #[func]
+    fn get_audio_processing(&self) -> VarDictionary {
+        let p = self.core.calls.audio_processing();
+        convert::value_to_dictionary(&Value::dict([
+            ("echo_cancellation", Value::Bool(p.echo_cancellation)),
+            (
+                "noise_suppression",
+                Value::Int(i64::from(p.noise_suppression.level())),
+            ),
+            ("gain_control", Value::Bool(p.gain_control)),
+        ]))
     }
 
     /// The call's state, one of the STATE_* constants, as of the last signal.
