@@ -269,7 +269,12 @@ fn main() {
     let chain_mic = &mic[..cpu_seconds * RATE];
     for frame_ms in [20u32, 10] {
         let mut line = format!("  {frame_ms} ms frames:");
-        for name in ["off", "default"] {
+        let stages: &[&str] = if frame_ms == 20 {
+            &["off", "aec", "ns", "agc", "default"]
+        } else {
+            &["off", "default"]
+        };
+        for &name in stages {
             let runs: Vec<f64> = (0..reps)
                 .map(|_| chain_cpu(settings(name), frame_ms, &far, chain_mic))
                 .collect();
