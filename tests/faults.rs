@@ -252,6 +252,26 @@ async fn rejoin_and_talk(server: &Server, addr: String, room: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_shut_down_frees_its_address_at_once() {
+    let identity = ServerIdentity::self_signed().unwrap();
+    let mut server = relay("127.0.0.1:0".parse().unwrap(), &identity).await;
+    let addr = server.local_addr();
+    for round in 0..20 {
+        let (alice, _events) = client_via(&server, addr.to_string());
+        alice.join(signed("alice", "again")).await.unwrap();
+        server.shutdown().await;
+        // A plain socket (no SO_REUSEPORT) binds only once no socket of the old relay is open.
+        let probe = std::net::UdpSocket::bind(addr);
+        assert!(
+            probe.is_ok(),
+            "round {round}: {addr} still held after shutdown: {probe:?}"
+        );
+        drop(probe);
+        server = relay(addr, &identity).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_restart_ends_the_call_once_and_a_rejoin_works() {
     let identity = ServerIdentity::self_signed().unwrap();
     let server = relay("127.0.0.1:0".parse().unwrap(), &identity).await;

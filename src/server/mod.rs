@@ -125,8 +125,9 @@ pub struct Server {
     local_addr: SocketAddr,
     cert_sha256: String,
     shared: Arc<Shared>,
-    /// Not joined: a stopped loop ends its thread by itself.
-    _io_threads: Vec<std::thread::JoinHandle<()>>,
+    /// Joined by [`Server::shutdown`], so the port is free when it returns; a drop only stops
+    /// the loops, and each ends its thread by itself.
+    io_threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 /// A snapshot of the relay's load, for tests and operators.
@@ -232,7 +233,7 @@ impl Server {
             local_addr,
             cert_sha256,
             shared,
-            _io_threads: io_threads,
+            io_threads,
         })
     }
 
@@ -280,8 +281,9 @@ impl Server {
 
     /// Tells every member the server is going away, closes all connections and waits (briefly)
     /// for them to drain. A cluster node first leaves the directory (its rooms unpinned, its
-    /// record removed), so backends re-place those rooms as their members rejoin.
-    pub async fn shutdown(self) {
+    /// record removed), so backends re-place those rooms as their members rejoin. When it
+    /// returns, the relay's sockets are closed and its address can be bound again.
+    pub async fn shutdown(mut self) {
         if let Some(node) = &self.shared.cluster {
             let rooms = self.shared.rooms().room_ids();
             node.leave(&rooms).await;
@@ -309,7 +311,19 @@ impl Server {
             }
         })
         .await;
-        // Drop stops whatever is still running.
+        // Stop the loops and wait for their threads to end, so the relay's port is free when
+        // this returns: a host (or a test) restarting its relay on the same address rebinds at
+        // once instead of racing the old sockets' close ("address in use").
+        for commands in &self.commands {
+            let _ = commands.send(Command::Stop);
+        }
+        let threads = std::mem::take(&mut self.io_threads);
+        let _ = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        })
+        .await;
         self.shared.logger.info(format_args!("stopped"));
     }
 }
