@@ -15,12 +15,32 @@ pub const CHUNK: usize = 480;
 /// between several calls would test the scheduler, not the SDK.
 pub static REAL_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// `speech.len()` samples of real time: `speaker` says `speech`, `listener`'s mix is
+/// What the listener records: the call's mix, or one member alone (as a game pulls a voice
+/// for 3D audio), which leaves the other members' sound out of the judgement.
+#[derive(Debug, Clone, Copy)]
+pub enum Listen {
+    Mix,
+    Alone(&'static str),
+}
+
+/// `speech.len()` samples of real time: `speaker` says `speech`, what `listener` hears is
 /// recorded and returned; `at` runs once, `at_s` seconds in, on the audio thread between two
 /// 10 ms steps (a fault switched on, say).
 pub async fn talk(
     speaker: &Arc<Client>,
     listener: &Arc<Client>,
+    speech: Vec<f32>,
+    at_s: f32,
+    at: impl FnOnce() + Send + 'static,
+) -> Vec<f32> {
+    talk_and_listen(speaker, listener, Listen::Mix, speech, at_s, at).await
+}
+
+/// [`talk`], recording what `listen` says.
+pub async fn talk_and_listen(
+    speaker: &Arc<Client>,
+    listener: &Arc<Client>,
+    listen: Listen,
     speech: Vec<f32>,
     at_s: f32,
     at: impl FnOnce() + Send + 'static,
@@ -43,7 +63,12 @@ pub async fn talk(
             speaker
                 .push_capture(&speech[step * CHUNK..(step + 1) * CHUNK], RATE, 1)
                 .unwrap();
-            listener.pull_playback(&mut out, RATE, 1).unwrap();
+            match listen {
+                Listen::Mix => listener.pull_playback(&mut out, RATE, 1).unwrap(),
+                Listen::Alone(member) => {
+                    listener.pull_member(member, &mut out, RATE, 1).unwrap();
+                }
+            }
             heard.extend_from_slice(&out);
             let next = start + Duration::from_millis(10 * (step as u64 + 1));
             std::thread::sleep(next.saturating_duration_since(Instant::now()));

@@ -179,7 +179,14 @@ impl MemberStream {
                 d.frame.fill(0.0);
                 d.frame.len()
             });
-            self.decoded.extend(&d.frame[skip..produced]);
+            // Held to full scale: noise sent as Opus decoded to samples far outside it (RMS 5
+            // from a hostile member's flood, tests/hostile.rs), which would blast a game that
+            // plays the member alone and duck everyone else under the mix's limiter.
+            self.decoded.extend(
+                d.frame[skip..produced]
+                    .iter()
+                    .map(|sample| sample.clamp(-1.0, 1.0)),
+            );
         }
         out.extend(self.decoded.drain(..n));
     }
