@@ -81,17 +81,7 @@ async fn protocol_violations_close_only_that_connection() {
     // A second join on an admitted connection evicts that member, and only that member.
     let (_endpoint, connection) = raw_connection(&server).await;
     let (mut send, mut recv) = connection.open_bi().await.unwrap();
-    let p = signed("mallory", "calm");
-    let join = wire::ClientMessage::Join(wire::JoinRequest {
-        app_id: p.app_id,
-        open_id: p.open_id,
-        group_id: p.group_id,
-        nonce_str: p.nonce_str,
-        time_stamp: p.time_stamp,
-        signature: p.signature,
-        room_type: p.room_type,
-        mute: p.mute_config,
-    });
+    let join = join_message("mallory", "calm", voipchat::MuteConfig::default());
     wire::write_message(&mut send, &join).await.unwrap();
     let reply: ServerMessage = wire::read_message(&mut recv).await.unwrap();
     assert!(matches!(reply, ServerMessage::Joined { .. }), "{reply:?}");
@@ -179,17 +169,7 @@ async fn admitted_raw(
 ) -> (quinn::Endpoint, quinn::Connection, quinn::SendStream) {
     let (endpoint, connection) = raw_connection(server).await;
     let (mut send, mut recv) = connection.open_bi().await.unwrap();
-    let p = signed(open_id, room);
-    let join = wire::ClientMessage::Join(wire::JoinRequest {
-        app_id: p.app_id,
-        open_id: p.open_id,
-        group_id: p.group_id,
-        nonce_str: p.nonce_str,
-        time_stamp: p.time_stamp,
-        signature: p.signature,
-        room_type: p.room_type,
-        mute: p.mute_config,
-    });
+    let join = join_message(open_id, room, voipchat::MuteConfig::default());
     wire::write_message(&mut send, &join).await.unwrap();
     let reply: ServerMessage = wire::read_message(&mut recv).await.unwrap();
     assert!(matches!(reply, ServerMessage::Joined { .. }), "{reply:?}");

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use voipchat::net::media::{self, AudioHeader};
-use voipchat::net::wire::{self, ClientMessage, JoinRequest, ServerMessage};
+use voipchat::net::wire::{self, ClientMessage, ServerMessage};
 use voipchat::{MuteConfig, Server};
 
 struct RawMember {
@@ -22,17 +22,7 @@ impl RawMember {
     async fn join(server: &Server, open_id: &str, group: &str, mute: MuteConfig) -> RawMember {
         let (endpoint, connection) = raw_connection(server).await;
         let (mut send, mut recv) = connection.open_bi().await.unwrap();
-        let p = signed(open_id, group);
-        let join = ClientMessage::Join(JoinRequest {
-            app_id: p.app_id,
-            open_id: p.open_id,
-            group_id: p.group_id,
-            nonce_str: p.nonce_str,
-            time_stamp: p.time_stamp,
-            signature: p.signature,
-            room_type: p.room_type,
-            mute,
-        });
+        let join = join_message(open_id, group, mute);
         wire::write_message(&mut send, &join).await.unwrap();
         let ServerMessage::Joined {
             open_id_list,

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc::UnboundedReceiver;
+use voipchat::net::wire::{ClientMessage, JoinRequest};
 use voipchat::{auth, Client, ClientConfig, Event, JoinParams, RoomType, Server, ServerConfig};
 
 pub const APP_ID: &str = "wx-test-app";
@@ -60,6 +61,22 @@ pub fn signed_at(open_id: &str, group_id: &str, nonce: &str, time_stamp: i64) ->
         room_type: RoomType::Voice,
         mute_config: Default::default(),
     }
+}
+
+/// The wire's join message for [`signed`] parameters, for tests that speak the protocol
+/// themselves.
+pub fn join_message(open_id: &str, group_id: &str, mute: voipchat::MuteConfig) -> ClientMessage {
+    let p = signed(open_id, group_id);
+    ClientMessage::Join(JoinRequest {
+        app_id: p.app_id,
+        open_id: p.open_id,
+        group_id: p.group_id,
+        nonce_str: p.nonce_str,
+        time_stamp: p.time_stamp,
+        signature: p.signature,
+        room_type: p.room_type,
+        mute,
+    })
 }
 
 /// A bare QUIC connection to the relay (pinned, handshake done, nothing sent): for tests that
