@@ -61,6 +61,17 @@ func _run() -> void:
 	add_child(bob)
 	var tone := _play_tone_into(alice.capture_bus)
 
+	# The microphone's processing, as a game sets it before joining (all on is the default).
+	check(
+		alice.set_audio_processing(true, VoipChat.NOISE_SUPPRESSION_HIGH, true),
+		"set_audio_processing takes a NOISE_SUPPRESSION_* level"
+	)
+	var processing: Dictionary = alice.get_audio_processing()
+	check(
+		processing.get("noise_suppression") == VoipChat.NOISE_SUPPRESSION_HIGH,
+		"get_audio_processing reports it: %s" % [processing]
+	)
+
 	var group_id := "godot-engine-test-%d" % Time.get_ticks_usec()
 	alice.join(_signed("alice", group_id))
 	var joined: Dictionary = await alice.join_completed
