@@ -9,8 +9,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use common::signal::*;
+use common::talk::as_sent;
 use common::*;
-use voipchat::audio::processing::{VoiceProcessor, BLOCK_SAMPLES};
 use voipchat::audio::room::{active_rms, RoomNoise};
 use voipchat::{AudioProcessing, Client};
 
@@ -102,17 +102,6 @@ async fn call(settings: AudioProcessing, alice_says: &[f32], bob_says: &[f32]) -
     })
     .await
     .unwrap()
-}
-
-/// `said` as bob's processing sends it (alone): what alice's audio is compared with.
-fn as_sent(said: &[f32]) -> Vec<f32> {
-    let mut processor = VoiceProcessor::new(AudioProcessing::default());
-    let mut sent = said.to_vec();
-    sent.resize(said.len().div_ceil(BLOCK_SAMPLES) * BLOCK_SAMPLES, 0.0);
-    for block in sent.chunks_exact_mut(BLOCK_SAMPLES) {
-        processor.process_capture(block);
-    }
-    sent
 }
 
 fn sent_packets(client: &Client) -> u64 {

@@ -677,18 +677,7 @@ fn external_audio_across_the_abi() {
     assert!(rms(&alone) > 0.02, "bob heard alone: {}", rms(&alone));
 
     // Statistics: sized query, then the JSON.
-    let mut needed = 0usize;
-    assert_eq!(
-        unsafe { voip_stats_json(std::ptr::null_mut(), 0, &mut needed) },
-        VOIP_OK
-    );
-    let mut text = vec![0 as c_char; needed + 64];
-    assert_eq!(
-        unsafe { voip_stats_json(text.as_mut_ptr(), text.len(), &mut needed) },
-        VOIP_OK
-    );
-    let stats: serde_json::Value =
-        serde_json::from_str(unsafe { CStr::from_ptr(text.as_ptr()) }.to_str().unwrap()).unwrap();
+    let stats = stats_over_the_abi();
     assert!(
         stats["members"]["bob"]["packetsReceived"].as_u64().unwrap() > 50,
         "{stats}"

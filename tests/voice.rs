@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::signal::*;
+use common::talk::as_sent;
 use common::udp_proxy::{Impairment, UdpProxy};
 use common::*;
-use voipchat::audio::processing::{VoiceProcessor, BLOCK_SAMPLES};
-use voipchat::{AudioProcessing, Client, ClientConfig, Event, MuteConfig, VoiceEnhancement};
+use voipchat::{Client, ClientConfig, Event, MuteConfig, VoiceEnhancement};
 
 const RATE: u32 = 48_000;
 
@@ -103,20 +103,6 @@ fn received_from(client: &Client, member: &str) -> u64 {
     stats["members"][member]["packetsReceived"]
         .as_u64()
         .unwrap_or(0)
-}
-
-/// What a sender's microphone processing (on by default) makes of `said`: the chain's
-/// high-pass filter and band split shift the phase of a low voice, which a waveform
-/// correlation would count as damage, so what is heard is judged against what was sent.
-fn as_sent(said: &[f32]) -> Vec<f32> {
-    let mut processor = VoiceProcessor::new(AudioProcessing::default());
-    let mut sent = said.to_vec();
-    sent.resize(said.len().div_ceil(BLOCK_SAMPLES) * BLOCK_SAMPLES, 0.0);
-    for block in sent.chunks_exact_mut(BLOCK_SAMPLES) {
-        processor.process_capture(block);
-    }
-    sent.truncate(said.len());
-    sent
 }
 
 /// `heard` is `said` (as sent) from 1 s on (a talkspurt starts one frame later than it could, for the

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::signal::rms;
-use voipchat::Client;
+use voipchat::audio::processing::{VoiceProcessor, BLOCK_SAMPLES};
+use voipchat::{AudioProcessing, Client};
 
 pub const RATE: u32 = 48_000;
 /// 10 ms, what a game's audio callback typically asks for.
@@ -105,4 +106,18 @@ pub fn assert_voice_heard(said: &[f32], heard: &[f32], from_s: f32, what: &str) 
 pub fn member_stat(listener: &Client, member: &str, field: &str) -> f64 {
     let stats: serde_json::Value = serde_json::from_str(&listener.stats_json()).unwrap();
     stats["members"][member][field].as_f64().unwrap_or(0.0)
+}
+
+/// What a sender's microphone processing (on by default) makes of `said`: the chain's
+/// high-pass filter and band split shift the phase of a low voice, which a waveform
+/// correlation would count as damage, so what is heard is judged against what was sent.
+pub fn as_sent(said: &[f32]) -> Vec<f32> {
+    let mut processor = VoiceProcessor::new(AudioProcessing::default());
+    let mut sent = said.to_vec();
+    sent.resize(said.len().div_ceil(BLOCK_SAMPLES) * BLOCK_SAMPLES, 0.0);
+    for block in sent.chunks_exact_mut(BLOCK_SAMPLES) {
+        processor.process_capture(block);
+    }
+    sent.truncate(said.len());
+    sent
 }
