@@ -385,3 +385,33 @@ async fn with_no_node_registered_placement_says_so() {
         .unwrap_err();
     assert_eq!(error.code, ErrorCode::InvalidArgument, "{error}");
 }
+
+/// A node that shuts down cleanly is gone from the directory at once, even when a heartbeat
+/// is under way as it leaves: a beat finishing after the removal would publish the record
+/// again, and placements would pick a node that no longer runs for the record's whole TTL.
+/// A 1 ms heartbeat keeps a beat in flight nearly all the time, so each round here races.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_shutdown_removes_the_node_even_mid_heartbeat() {
+    let redis = RedisServer::start();
+    let directory = Directory::connect(&redis.url()).await.unwrap();
+    for round in 0..30 {
+        let mut membership = cluster::ClusterConfig::new(redis.url(), "relay-leaving", "");
+        membership.heartbeat = Duration::from_millis(1);
+        membership.node_ttl = Duration::from_secs(30);
+        let relay = voipchat::Server::start(voipchat::ServerConfig {
+            cluster: Some(membership),
+            ..voipchat::ServerConfig::default()
+        })
+        .await
+        .unwrap();
+        assert!(directory.node_exists("relay-leaving").await.unwrap());
+        // Let the beats run, stopping at a different point of one each round.
+        tokio::time::sleep(Duration::from_micros(3_000 + 137 * round)).await;
+        relay.shutdown().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            !directory.node_exists("relay-leaving").await.unwrap(),
+            "round {round}: the node's record is back after it left"
+        );
+    }
+}

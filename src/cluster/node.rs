@@ -65,6 +65,10 @@ pub struct Node {
     directory: Directory,
     draining: AtomicBool,
     stopped: AtomicBool,
+    /// Held for the whole of a heartbeat. Leaving takes it after setting `stopped`, so no beat
+    /// still in flight can publish the record again after the node removed it (the record
+    /// would then name a gone node for its whole TTL, and placements would pick it).
+    beat_in_flight: tokio::sync::Mutex<()>,
     /// Wakes the membership loop for an early beat (draining, stopping).
     wake: Notify,
     logger: Logger,
@@ -86,6 +90,7 @@ impl Node {
             directory,
             draining: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
+            beat_in_flight: tokio::sync::Mutex::new(()),
             wake: Notify::new(),
             logger,
         });
@@ -135,6 +140,7 @@ impl Node {
         let mut outage = false;
         loop {
             let _ = tokio::time::timeout(self.config.heartbeat, self.wake.notified()).await;
+            let _beating = self.beat_in_flight.lock().await;
             if self.stopped.load(Ordering::Relaxed) {
                 return;
             }
@@ -257,6 +263,8 @@ impl Node {
     /// node's record, so placements stop naming it at once.
     pub async fn leave(&self, rooms: &[RoomId]) {
         self.stop();
+        // Wait out a beat already under way; every later one sees `stopped` and ends.
+        let _no_more_beats = self.beat_in_flight.lock().await;
         let left = async {
             self.directory.unpin_rooms(self.node_id(), rooms).await?;
             self.directory.remove_node(self.node_id()).await
