@@ -73,7 +73,10 @@ step "the extension in a real Godot 4 engine, headless (tests/engine/run.sh)"
 bash tests/engine/run.sh "$LIB"
 
 step "Godot 4 files: tools/check_godot_files.py"
-API=$(cargo metadata --format-version 1 --offline | python3 -c '
+# Only the host's packages: cargo build fetched those and no others, and --offline
+# would fail on a crate that only Windows or Android needs.
+HOST=$(rustc -vV | sed -n 's/^host: //p')
+API=$(cargo metadata --format-version 1 --offline --filter-platform "$HOST" | python3 -c '
 import json, os, sys
 meta = json.load(sys.stdin)
 api = next(p for p in meta["packages"] if p["name"] == "gdextension-api")
