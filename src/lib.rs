@@ -19,5 +19,5 @@ pub use audio::codec::VoiceEnhancement;
 pub use audio::processing::{AudioProcessing, NoiseSuppression};
 pub use client::{AudioConfig, AudioMode, ChatState, Client, ClientConfig, Event, JoinParams};
 pub use error::{ErrorCode, VoipError};
-pub use server::{Server, ServerConfig};
+pub use server::{MediaRateLimit, Server, ServerConfig, ServerStats};
 pub use types::{MuteConfig, RoomType};

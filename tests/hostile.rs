@@ -13,7 +13,7 @@ use common::talk::{assert_voice_heard, member_stat, talk_and_listen, Listen, RAT
 use common::*;
 use voipchat::net::media;
 use voipchat::net::wire::{self, ServerMessage};
-use voipchat::{Client, Server};
+use voipchat::{Client, MediaRateLimit, Server};
 
 /// Waits until the server closes `connection`, failing the test after 10 s.
 async fn closed_by_server(connection: &quinn::Connection) -> quinn::ConnectionError {
@@ -251,6 +251,8 @@ async fn ten_times_the_media_rate_and_oversized_datagrams_harm_no_one_else() {
     // over the payload limit, for 6 s: while Alice talks, then while Bob listens to Mallory.
     let flood = tokio::spawn(async move {
         let mut sent = 0u32;
+        let mut sent_bytes = 0u64;
+        let started = std::time::Instant::now();
         let mut ticker = tokio::time::interval(Duration::from_millis(2));
         for seq in 0..3000u16 {
             ticker.tick().await;
@@ -270,11 +272,13 @@ async fn ten_times_the_media_rate_and_oversized_datagrams_harm_no_one_else() {
             };
             let mut datagram = Vec::new();
             media::encode_uplink(header, &payload, &mut datagram);
+            let bytes = datagram.len() as u64;
             if mallory.send_datagram(datagram.into()).is_ok() {
                 sent += 1;
+                sent_bytes += bytes;
             }
         }
-        sent
+        (sent, sent_bytes, started.elapsed())
     });
     let speech = speech_like(4.0, 140.0, RATE);
     let alice_alone = Listen::Alone("alice");
@@ -284,7 +288,7 @@ async fn ten_times_the_media_rate_and_oversized_datagrams_harm_no_one_else() {
     let silence = vec![0.0; RATE as usize];
     let mallory_alone = Listen::Alone("mallory");
     let flood_heard = talk_and_listen(&alice, &bob, mallory_alone, silence, 0.0, || {}).await;
-    let sent = flood.await.unwrap();
+    let (sent, sent_bytes, flood_time) = flood.await.unwrap();
     let relayed = member_stat(&bob, "mallory", "packetsReceived");
     let loudest = flood_heard.iter().fold(0.0f32, |m, s| m.max(s.abs()));
     println!(
@@ -299,7 +303,32 @@ async fn ten_times_the_media_rate_and_oversized_datagrams_harm_no_one_else() {
         loudest <= 1.0,
         "a member's voice reached {loudest}, past full scale"
     );
-    println!("media flood: mallory sent {sent} datagrams, bob's buffer took {relayed} of them");
+    let policed = server.stats().media_over_budget;
+    println!(
+        "media flood: mallory sent {sent} datagrams, the relay dropped {policed} over her \
+         budget, bob's buffer took {relayed}"
+    );
+    // About 113 KB/s against the default 64 KB/s: the relay may forward her burst and her rate
+    // over the flood's time, and must refuse the rest; counted in the largest datagrams, the
+    // fewest refusals that can make up the excess.
+    let budget = MediaRateLimit::default();
+    let allowed = u64::from(budget.burst_bytes)
+        + (f64::from(budget.bytes_per_second) * flood_time.as_secs_f64()) as u64;
+    let largest = (media::MAX_PAYLOAD + 100 + media::UPLINK_HEADER) as u64;
+    let fewest_refused = sent_bytes.saturating_sub(allowed) / largest;
+    println!(
+        "media flood: {sent_bytes} bytes in {flood_time:?}, {allowed} allowed, so at least \
+         {fewest_refused} refused"
+    );
+    assert!(
+        fewest_refused > 0,
+        "the flood stayed within budget: nothing to police"
+    );
+    assert!(
+        policed >= fewest_refused,
+        "the relay policed only {policed} of mallory's {sent} datagrams (at least \
+         {fewest_refused} were over her budget)"
+    );
 
     assert_alice_unharmed(&bob, &speech, &heard, "a media flood");
     assert!(sent >= 2500, "the flood sent only {sent} datagrams");

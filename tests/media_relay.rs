@@ -3,12 +3,14 @@
 
 mod common;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
+use voipchat::log::{LogLevel, Logger};
 use voipchat::net::media::{self, AudioHeader};
 use voipchat::net::wire::{self, ClientMessage, ServerMessage};
-use voipchat::{MuteConfig, Server};
+use voipchat::{MediaRateLimit, MuteConfig, Server};
 
 struct RawMember {
     _endpoint: quinn::Endpoint,
@@ -200,4 +202,89 @@ async fn malformed_datagrams_are_dropped_and_the_sender_carries_on() {
     assert_eq!(b.hear(SOON).await.map(|h| h.1), Some(9));
     assert_eq!(b.hear(QUIET).await, None);
     assert!(a.connection.close_reason().is_none());
+}
+
+/// A member over its media budget is policed at the relay: what it sends beyond the budget is
+/// dropped before it reaches anyone and counted, the other members' own budgets are untouched,
+/// and once it slows down it is forwarded again.
+#[tokio::test]
+async fn a_member_over_its_media_budget_is_cut_to_it_and_no_one_else_is() {
+    let warnings = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = warnings.clone();
+    let server = server_with(|config| {
+        config.member_media = MediaRateLimit {
+            bytes_per_second: 1000,
+            burst_bytes: 1000,
+        };
+        config.logger = Logger::new(Some(Arc::new(move |level, message: &str| {
+            if level == LogLevel::Warn {
+                sink.lock().unwrap().push(message.to_string());
+            }
+        })));
+    })
+    .await;
+    let a = RawMember::join(&server, "a", "room", MuteConfig::default()).await;
+    let b = RawMember::join(&server, "b", "room", MuteConfig::default()).await;
+    let c = RawMember::join(&server, "c", "room", MuteConfig::default()).await;
+
+    // 50 datagrams of 108 bytes at once, 5400 bytes against a 1000-byte burst.
+    let payload = [0x5a; 100];
+    for seq in 0..50 {
+        a.say(seq, &payload);
+    }
+    let mut heard_from_a = 0;
+    while let Some((source, _, _)) = b.hear(QUIET).await {
+        assert_eq!(source, a.my_source());
+        heard_from_a += 1;
+    }
+    // The burst holds 9 of them; the time the 50 take to arrive refills at most a few more.
+    assert!(
+        (1..=13).contains(&heard_from_a),
+        "b heard {heard_from_a} of a's 50 datagrams"
+    );
+    let policed = server.stats().media_over_budget;
+    assert!(
+        policed >= 50 - 13 && policed + heard_from_a <= 50,
+        "{policed} dropped over budget, {heard_from_a} heard"
+    );
+
+    // The operator is told, once for the burst (the next line would come 5 s later).
+    let over_budget: Vec<String> = warnings
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|line| line.contains("media over its budget"))
+        .cloned()
+        .collect();
+    assert_eq!(over_budget.len(), 1, "{over_budget:?}");
+    let line = &over_budget[0];
+    assert!(
+        line.contains(&format!("(source {})", a.my_source()))
+            && line.contains("1000 bytes/s")
+            && line.contains("dropped "),
+        "{line}"
+    );
+
+    // C has a budget of its own: its five datagrams all arrive while A is over.
+    for seq in 0..5 {
+        c.say(seq, &payload);
+    }
+    let mut heard_from_c = Vec::new();
+    while let Some((source, seq, _)) = b.hear(QUIET).await {
+        assert_eq!(source, c.my_source());
+        heard_from_c.push(seq);
+    }
+    assert_eq!(heard_from_c, [0, 1, 2, 3, 4]);
+
+    // A second later A's bucket has refilled: it is heard again.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    a.say(100, &payload);
+    assert_eq!(
+        b.hear(SOON).await.map(|h| (h.0, h.1)),
+        Some((a.my_source(), 100))
+    );
+    assert!(
+        a.connection.close_reason().is_none(),
+        "policing is not a disconnect"
+    );
 }

@@ -19,7 +19,7 @@ use voipchat::cluster::{ClusterConfig, Directory};
 use voipchat::log::{LogLevel, Logger};
 use voipchat::net::tls::ServerIdentity;
 use voipchat::types::limits;
-use voipchat::{auth, Server, ServerConfig};
+use voipchat::{auth, MediaRateLimit, Server, ServerConfig};
 
 const PROGRAM: &str = "voipchat-server";
 const DEFAULT_LISTEN: &str = "0.0.0.0:4433";
@@ -41,6 +41,9 @@ OPTIONS:
     --max-members N            members per room, at least 1 [default: 10]
     --timestamp-window SECS    how far a join's timeStamp may be from this clock [default: 300]
     --resume-grace SECS        how long a dropped member keeps their seat [default: 10]
+    --member-media-kbps N      media one member may send; beyond it the relay drops its
+                               datagrams and logs a warning; bursts of half a second
+                               above it pass; 0 turns policing off [default: 512]
     --cert PEM --key PEM       TLS certificate chain and private key (both or neither);
                                without them a fresh self-signed certificate is made
     --log-level LEVEL          error, warn, info or debug [default: info]
@@ -159,6 +162,7 @@ struct ServeArgs {
     max_members: usize,
     timestamp_window: Duration,
     resume_grace: Duration,
+    member_media: MediaRateLimit,
     /// (certificate chain PEM, private key PEM)
     tls: Option<(String, String)>,
     log_level: LogLevel,
@@ -267,6 +271,7 @@ fn parse_serve(args: &[String]) -> Result<Command, UsageError> {
     let mut max_members = None;
     let mut timestamp_window = None;
     let mut resume_grace = None;
+    let mut member_media = None;
     let mut cert = None;
     let mut key = None;
     let mut log_level = None;
@@ -325,6 +330,10 @@ fn parse_serve(args: &[String]) -> Result<Command, UsageError> {
             "--resume-grace" => {
                 let secs: u64 = parse_number(flag, &value, "a number of seconds", error)?;
                 set_once(&mut resume_grace, flag, Duration::from_secs(secs), error)?;
+            }
+            "--member-media-kbps" => {
+                let kbps: u32 = parse_number(flag, &value, "a number of kbit/s", error)?;
+                set_once(&mut member_media, flag, media_rate_limit(kbps), error)?;
             }
             "--cert" => set_once(&mut cert, flag, value, error)?,
             "--key" => set_once(&mut key, flag, value, error)?,
@@ -404,10 +413,21 @@ fn parse_serve(args: &[String]) -> Result<Command, UsageError> {
         max_members: max_members.unwrap_or(defaults.max_members),
         timestamp_window: timestamp_window.unwrap_or(defaults.timestamp_window),
         resume_grace: resume_grace.unwrap_or(defaults.resume_grace),
+        member_media: member_media.unwrap_or(defaults.member_media),
         tls,
         log_level: log_level.unwrap_or(LogLevel::Info),
         cluster,
     }))
+}
+
+/// `--member-media-kbps`: kbit/s to bytes a second, with half a second's worth as the burst
+/// (the default's proportion).
+fn media_rate_limit(kbps: u32) -> MediaRateLimit {
+    let bytes_per_second = kbps.saturating_mul(1024) / 8;
+    MediaRateLimit {
+        bytes_per_second,
+        burst_bytes: bytes_per_second / 2,
+    }
 }
 
 fn parse_place(args: &[String]) -> Result<Command, UsageError> {
@@ -627,6 +647,7 @@ fn run_serve(args: ServeArgs) -> ExitCode {
         timestamp_window: args.timestamp_window,
         identity,
         resume_grace: args.resume_grace,
+        member_media: args.member_media,
         cluster: args.cluster,
         logger: logger.clone(),
         ..ServerConfig::default()
@@ -772,6 +793,7 @@ mod tests {
         assert_eq!(parsed.max_members, 10);
         assert_eq!(parsed.timestamp_window, Duration::from_secs(300));
         assert_eq!(parsed.resume_grace, Duration::from_secs(10));
+        assert_eq!(parsed.member_media, MediaRateLimit::default());
         assert_eq!(parsed.tls, None);
         assert_eq!(parsed.log_level, LogLevel::Info);
         assert_eq!(parsed.cluster, None);
@@ -870,6 +892,7 @@ mod tests {
             "--timestamp-window=5",
             "--resume-grace",
             "0",
+            "--member-media-kbps=64",
             "--cert",
             "c.pem",
             "--key=k.pem",
@@ -882,6 +905,13 @@ mod tests {
         assert_eq!(parsed.max_members, 3);
         assert_eq!(parsed.timestamp_window, Duration::from_secs(5));
         assert_eq!(parsed.resume_grace, Duration::ZERO);
+        assert_eq!(
+            parsed.member_media,
+            MediaRateLimit {
+                bytes_per_second: 8192,
+                burst_bytes: 4096
+            }
+        );
         assert_eq!(parsed.tls, Some(("c.pem".into(), "k.pem".into())));
         assert_eq!(parsed.log_level, LogLevel::Debug);
     }

@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::io::{self, IoSliceMut};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::control_io::{Command, ConnectionEvent, ConnectionId, ControlIo, MAX_UNREAD_BYTES};
 use super::media::RoomMedia;
+use super::media_budget::{MediaBudget, MediaRateLimit};
 use crate::log::Logger;
 use crate::net::close_code;
 
@@ -66,6 +67,10 @@ pub(crate) struct LoopSetup {
     pub endpoint_config: Arc<EndpointConfig>,
     pub server_config: ServerConfig,
     pub on_connection: OnConnection,
+    /// Each member's media budget (`media_budget.rs`).
+    pub member_media: MediaRateLimit,
+    /// The relay's count of datagrams dropped over budget, shared by all loops.
+    pub media_over_budget: Arc<AtomicU64>,
     pub log: Logger,
     /// This loop's command channel; its sender is `peers[index]`.
     pub commands: mpsc::UnboundedReceiver<Command>,
@@ -87,6 +92,8 @@ struct Connection {
     finish_requested: bool,
     /// The room this member's datagrams go to, and its source id there.
     media: Option<(Arc<RoomMedia>, u32)>,
+    /// What this member may still send; checked before its datagrams are forwarded.
+    budget: MediaBudget,
     /// The deadline this connection has in the timer set.
     timer: Option<Instant>,
     dirty: bool,
@@ -136,6 +143,8 @@ pub(crate) struct Driver {
     send_buffer: Vec<u8>,
     /// Datagrams taken from a connection, reused to avoid an allocation per packet.
     datagrams: Vec<Bytes>,
+    member_media: MediaRateLimit,
+    media_over_budget: Arc<AtomicU64>,
     shutdown: Option<oneshot::Sender<()>>,
     log: Logger,
 }
@@ -179,6 +188,8 @@ impl Driver {
             endpoint_config,
             server_config,
             on_connection,
+            member_media,
+            media_over_budget,
             log,
             commands,
             peers,
@@ -209,6 +220,8 @@ impl Driver {
             receive_buffer: vec![0; RECEIVE_SLOT_BYTES * BATCH_SIZE].into_boxed_slice(),
             send_buffer: Vec::with_capacity(1500),
             datagrams: Vec::new(),
+            member_media,
+            media_over_budget,
             shutdown: None,
             log,
         })
@@ -447,6 +460,7 @@ impl Driver {
                 pending_bytes: 0,
                 finish_requested: false,
                 media: None,
+                budget: MediaBudget::new(self.member_media, Instant::now()),
                 timer: None,
                 dirty: false,
                 lost: false,
@@ -615,10 +629,33 @@ impl Driver {
         }
     }
 
-    /// Forwards the datagrams just taken from `from` to its room.
+    /// Forwards the datagrams just taken from `from` to its room, as far as its budget allows.
     fn forward(&mut self, from: ConnectionHandle) {
         let mut datagrams = std::mem::take(&mut self.datagrams);
-        let media = self.connections.get(&from).and_then(|c| c.media.clone());
+        let now = Instant::now();
+        let media = self.connections.get_mut(&from).and_then(|connection| {
+            let (room, source) = connection.media.clone()?;
+            // Policed before anything is copied: an over-budget datagram costs the room nothing.
+            let arrived = datagrams.len();
+            datagrams.retain(|datagram| connection.budget.admit(datagram.len(), now));
+            let refused = arrived - datagrams.len();
+            if refused > 0 {
+                self.media_over_budget
+                    .fetch_add(refused as u64, Ordering::Relaxed);
+            }
+            if let Some(over) = connection.budget.take_log_due(now) {
+                self.log.warn(format_args!(
+                    "{} (source {source}): media over its budget of {} bytes/s, burst {}; \
+                     dropped {} datagrams ({} since it connected)",
+                    connection.quic.remote_address(),
+                    self.member_media.bytes_per_second,
+                    self.member_media.burst_bytes,
+                    over.refused,
+                    over.refused_total,
+                ));
+            }
+            Some((room, source))
+        });
         if let Some((room, source)) = media {
             for datagram in &datagrams {
                 room.forward(source, datagram, |to, relayed| {

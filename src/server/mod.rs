@@ -6,11 +6,12 @@ mod connection;
 mod control_io;
 mod driver;
 mod media;
+mod media_budget;
 mod rooms;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use control_io::Command;
 use driver::{Driver, LoopSetup};
 
 pub use admission::{Admission, Refusal};
+pub use media_budget::MediaRateLimit;
 pub use rooms::{JoinRefusal, Rooms};
 
 use crate::cluster::{ClusterConfig, HostedRooms, Node, RoomId};
@@ -51,6 +53,9 @@ pub struct ServerConfig {
     pub io_loops: usize,
     /// Join a cluster of relays sharing a directory in Redis; `None` runs alone.
     pub cluster: Option<ClusterConfig>,
+    /// How much media one member may send through the relay; what it sends beyond is dropped
+    /// before it reaches anyone, with a warning in the log naming the member.
+    pub member_media: MediaRateLimit,
     pub logger: Logger,
 }
 
@@ -67,6 +72,7 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(5),
             io_loops: 0,
             cluster: None,
+            member_media: MediaRateLimit::default(),
             logger: Logger::default(),
         }
     }
@@ -125,6 +131,8 @@ pub struct Server {
     local_addr: SocketAddr,
     cert_sha256: String,
     shared: Arc<Shared>,
+    /// Counted by every loop, read by [`Server::stats`].
+    media_over_budget: Arc<AtomicU64>,
     /// Joined by [`Server::shutdown`], so the port is free when it returns; a drop only stops
     /// the loops, and each ends its thread by itself.
     io_threads: Vec<std::thread::JoinHandle<()>>,
@@ -135,6 +143,8 @@ pub struct Server {
 pub struct ServerStats {
     pub rooms: usize,
     pub members: usize,
+    /// Media datagrams dropped because their sender was over [`ServerConfig::member_media`].
+    pub media_over_budget: u64,
 }
 
 impl Server {
@@ -192,6 +202,7 @@ impl Server {
         // Control tasks run on the caller's runtime; the I/O loops on threads of their own.
         let runtime = tokio::runtime::Handle::current();
         let endpoint_config = Arc::new(quinn_proto::EndpointConfig::default());
+        let media_over_budget = Arc::new(AtomicU64::new(0));
         let (commands, receivers): (Vec<_>, Vec<_>) =
             sockets.iter().map(|_| mpsc::unbounded_channel()).unzip();
         let mut io_threads = Vec::with_capacity(sockets.len());
@@ -207,6 +218,8 @@ impl Server {
                 endpoint_config: endpoint_config.clone(),
                 server_config: server_config.clone(),
                 on_connection,
+                member_media: config.member_media,
+                media_over_budget: media_over_budget.clone(),
                 log: shared.logger.clone(),
                 commands: receiver,
                 peers: commands.clone(),
@@ -233,6 +246,7 @@ impl Server {
             local_addr,
             cert_sha256,
             shared,
+            media_over_budget,
             io_threads,
         })
     }
@@ -251,6 +265,7 @@ impl Server {
         ServerStats {
             rooms: rooms.room_count(),
             members: rooms.member_count(),
+            media_over_budget: self.media_over_budget.load(Ordering::Relaxed),
         }
     }
 
