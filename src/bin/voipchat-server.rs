@@ -333,7 +333,12 @@ fn parse_serve(args: &[String]) -> Result<Command, UsageError> {
             }
             "--member-media-kbps" => {
                 let kbps: u32 = parse_number(flag, &value, "a number of kbit/s", error)?;
-                set_once(&mut member_media, flag, media_rate_limit(kbps), error)?;
+                set_once(
+                    &mut member_media,
+                    flag,
+                    MediaRateLimit::from_kbps(kbps),
+                    error,
+                )?;
             }
             "--cert" => set_once(&mut cert, flag, value, error)?,
             "--key" => set_once(&mut key, flag, value, error)?,
@@ -418,16 +423,6 @@ fn parse_serve(args: &[String]) -> Result<Command, UsageError> {
         log_level: log_level.unwrap_or(LogLevel::Info),
         cluster,
     }))
-}
-
-/// `--member-media-kbps`: kbit/s to bytes a second, with half a second's worth as the burst
-/// (the default's proportion).
-fn media_rate_limit(kbps: u32) -> MediaRateLimit {
-    let bytes_per_second = kbps.saturating_mul(1024) / 8;
-    MediaRateLimit {
-        bytes_per_second,
-        burst_bytes: bytes_per_second / 2,
-    }
 }
 
 fn parse_place(args: &[String]) -> Result<Command, UsageError> {

@@ -17,16 +17,25 @@ pub struct MediaRateLimit {
     pub burst_bytes: u32,
 }
 
+impl MediaRateLimit {
+    /// `kbps` kbit/s (1024 bits) as bytes a second, with half a second's worth as the burst;
+    /// 0 turns policing off.
+    pub fn from_kbps(kbps: u32) -> Self {
+        let bytes_per_second = kbps.saturating_mul(1024) / 8;
+        Self {
+            bytes_per_second,
+            burst_bytes: bytes_per_second / 2,
+        }
+    }
+}
+
 impl Default for MediaRateLimit {
-    /// 64 KB/s (512 kbps) with a 32 KB burst. The fastest voice the SDK sends is 128 kbps of
+    /// 512 kbps (64 KB/s) with a 32 KB burst. The fastest voice the SDK sends is 128 kbps of
     /// Opus in 10 ms frames: 100 datagrams of 160 + 8 bytes a second, 16.8 KB/s. Four times
     /// that leaves room for FEC and backfill, and still caps a hostile member at a few times
     /// an honest one.
     fn default() -> Self {
-        Self {
-            bytes_per_second: 64 * 1024,
-            burst_bytes: 32 * 1024,
-        }
+        Self::from_kbps(512)
     }
 }
 
