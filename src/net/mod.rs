@@ -2,6 +2,7 @@
 
 pub mod media;
 pub mod tls;
+pub mod video;
 pub mod wire;
 
 /// The ALPN protocol id; a client and server that disagree on it do not talk at all.

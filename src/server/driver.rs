@@ -37,7 +37,7 @@ use super::control_io::{Command, ConnectionEvent, ConnectionId, ControlIo, MAX_U
 use super::media::RoomMedia;
 use super::media_budget::{MediaBudget, MediaRateLimit};
 use crate::log::Logger;
-use crate::net::close_code;
+use crate::net::{close_code, video};
 
 /// Control bytes queued for a client that does not read them before it counts as stuck. Member
 /// lists are a few hundred bytes; a client this far behind has stopped reading.
@@ -67,8 +67,10 @@ pub(crate) struct LoopSetup {
     pub endpoint_config: Arc<EndpointConfig>,
     pub server_config: ServerConfig,
     pub on_connection: OnConnection,
-    /// Each member's media budget (`media_budget.rs`).
+    /// Each member's voice budget (`media_budget.rs`).
     pub member_media: MediaRateLimit,
+    /// Each member's video budget, apart from its voice so video can never crowd voice out.
+    pub member_video: MediaRateLimit,
     /// The relay's count of datagrams dropped over budget, shared by all loops.
     pub media_over_budget: Arc<AtomicU64>,
     pub log: Logger,
@@ -92,8 +94,10 @@ struct Connection {
     finish_requested: bool,
     /// The room this member's datagrams go to, and its source id there.
     media: Option<(Arc<RoomMedia>, u32)>,
-    /// What this member may still send; checked before its datagrams are forwarded.
+    /// What voice this member may still send; checked before its datagrams are forwarded.
     budget: MediaBudget,
+    /// The same for its video pieces and keyframe requests.
+    video_budget: MediaBudget,
     /// The deadline this connection has in the timer set.
     timer: Option<Instant>,
     dirty: bool,
@@ -144,6 +148,7 @@ pub(crate) struct Driver {
     /// Datagrams taken from a connection, reused to avoid an allocation per packet.
     datagrams: Vec<Bytes>,
     member_media: MediaRateLimit,
+    member_video: MediaRateLimit,
     media_over_budget: Arc<AtomicU64>,
     shutdown: Option<oneshot::Sender<()>>,
     log: Logger,
@@ -189,6 +194,7 @@ impl Driver {
             server_config,
             on_connection,
             member_media,
+            member_video,
             media_over_budget,
             log,
             commands,
@@ -221,6 +227,7 @@ impl Driver {
             send_buffer: Vec::with_capacity(1500),
             datagrams: Vec::new(),
             member_media,
+            member_video,
             media_over_budget,
             shutdown: None,
             log,
@@ -461,6 +468,7 @@ impl Driver {
                 finish_requested: false,
                 media: None,
                 budget: MediaBudget::new(self.member_media, Instant::now()),
+                video_budget: MediaBudget::new(self.member_video, Instant::now()),
                 timer: None,
                 dirty: false,
                 lost: false,
@@ -637,22 +645,31 @@ impl Driver {
             let (room, source) = connection.media.clone()?;
             // Policed before anything is copied: an over-budget datagram costs the room nothing.
             let arrived = datagrams.len();
-            datagrams.retain(|datagram| connection.budget.admit(datagram.len(), now));
+            datagrams.retain(|datagram| {
+                let budget = if is_video(datagram) {
+                    &mut connection.video_budget
+                } else {
+                    &mut connection.budget
+                };
+                budget.admit(datagram.len(), now)
+            });
             let refused = arrived - datagrams.len();
             if refused > 0 {
                 self.media_over_budget
                     .fetch_add(refused as u64, Ordering::Relaxed);
             }
-            if let Some(over) = connection.budget.take_log_due(now) {
-                self.log.warn(format_args!(
-                    "{} (source {source}): media over its budget of {} bytes/s, burst {}; \
-                     dropped {} datagrams ({} since it connected)",
-                    connection.quic.remote_address(),
-                    self.member_media.bytes_per_second,
-                    self.member_media.burst_bytes,
-                    over.refused,
-                    over.refused_total,
-                ));
+            let address = connection.quic.remote_address();
+            for (what, budget, limit) in [
+                ("voice", &mut connection.budget, self.member_media),
+                ("video", &mut connection.video_budget, self.member_video),
+            ] {
+                if let Some(over) = budget.take_log_due(now) {
+                    self.log.warn(format_args!(
+                        "{address} (source {source}): {what} over its budget of {} bytes/s, \
+                         burst {}; dropped {} datagrams ({} since it connected)",
+                        limit.bytes_per_second, limit.burst_bytes, over.refused, over.refused_total,
+                    ));
+                }
             }
             Some((room, source))
         });
@@ -798,4 +815,13 @@ fn proto_ecn(ecn: udp::EcnCodepoint) -> quinn_proto::EcnCodepoint {
         udp::EcnCodepoint::Ect1 => quinn_proto::EcnCodepoint::Ect1,
         udp::EcnCodepoint::Ce => quinn_proto::EcnCodepoint::Ce,
     }
+}
+
+/// Video pieces and keyframe requests draw on a member's video budget; everything else on its
+/// voice budget.
+fn is_video(datagram: &[u8]) -> bool {
+    matches!(
+        datagram.first(),
+        Some(&video::KIND_VIDEO) | Some(&video::KIND_KEYFRAME_REQUEST)
+    )
 }

@@ -29,6 +29,14 @@ impl MediaRateLimit {
     }
 }
 
+impl MediaRateLimit {
+    /// 4 Mbps with a 2 Mbit (256 KB) burst: several times the 800 kbps a 640x360 stream sends,
+    /// and a 1080p keyframe (tens of kilobytes) fits the burst many times over.
+    pub fn video_default() -> Self {
+        Self::from_kbps(4096)
+    }
+}
+
 impl Default for MediaRateLimit {
     /// 512 kbps (64 KB/s) with a 32 KB burst. The fastest voice the SDK sends is 128 kbps of
     /// Opus in 10 ms frames: 100 datagrams of 160 + 8 bytes a second, 16.8 KB/s. Four times

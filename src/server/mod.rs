@@ -56,6 +56,9 @@ pub struct ServerConfig {
     /// How much media one member may send through the relay; what it sends beyond is dropped
     /// before it reaches anyone, with a warning in the log naming the member.
     pub member_media: MediaRateLimit,
+    /// The same for video, budgeted apart from voice (a member's video never eats its voice's
+    /// allowance); default [`MediaRateLimit::video_default`].
+    pub member_video: MediaRateLimit,
     pub logger: Logger,
 }
 
@@ -73,6 +76,7 @@ impl Default for ServerConfig {
             io_loops: 0,
             cluster: None,
             member_media: MediaRateLimit::default(),
+            member_video: MediaRateLimit::video_default(),
             logger: Logger::default(),
         }
     }
@@ -219,6 +223,7 @@ impl Server {
                 server_config: server_config.clone(),
                 on_connection,
                 member_media: config.member_media,
+                member_video: config.member_video,
                 media_over_budget: media_over_budget.clone(),
                 log: shared.logger.clone(),
                 commands: receiver,

@@ -180,7 +180,7 @@ impl Rooms {
         let room = self.rooms.entry(room_key.clone()).or_insert_with(|| Room {
             room_type: seat.room_type,
             members: Vec::new(),
-            media: Arc::default(),
+            media: Arc::new(RoomMedia::new(seat.room_type)),
             announced_loss_permille: 0,
         });
         room.members.push(session);
