@@ -6,9 +6,10 @@ set -euo pipefail
 
 packages=(
     gcc             # the C test and example; cc for -sys crates
-    pkg-config      # finds ALSA for the cpal crate
+    pkg-config      # finds ALSA for the cpal crate and libvpx for env-libvpx-sys
     cmake           # builds libopus (with its neural concealment) from source, statically
     libasound2-dev  # ALSA, cpal's Linux backend
+    libvpx-dev      # VP8, the video rooms' codec (env-libvpx-sys links the system's)
     valgrind        # the C ABI test runs under memcheck
     redis-server    # the cluster tests' shared directory (tests/cluster.rs starts its own)
     "$@"
