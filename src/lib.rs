@@ -14,10 +14,15 @@ pub mod log;
 pub mod net;
 pub mod server;
 pub mod types;
+pub mod video;
 
 pub use audio::codec::VoiceEnhancement;
 pub use audio::processing::{AudioProcessing, NoiseSuppression};
-pub use client::{AudioConfig, AudioMode, ChatState, Client, ClientConfig, Event, JoinParams};
+pub use client::{
+    AudioConfig, AudioMode, ChatState, Client, ClientConfig, Event, JoinParams, ReceivedFrame,
+    VideoConfig,
+};
 pub use error::{ErrorCode, VoipError};
 pub use server::{MediaRateLimit, Server, ServerConfig, ServerStats};
 pub use types::{MuteConfig, RoomType};
+pub use video::picture::{Picture, PictureError};

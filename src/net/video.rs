@@ -22,6 +22,13 @@
 //! client to relay: 0 kind (3 = keyframe request), 1 reserved, 2..6 the sender's source id
 //! relay to sender: 0 kind (3), 1 reserved, 2..6 the asker's source id
 //! ```
+//! and for the pieces of one frame it missed (RTCP's generic NACK: the sender sends them
+//! again from what it keeps of its last frames, so a keyframe of thirty pieces still arrives
+//! whole on a path that drops one packet in five):
+//! ```text
+//! 0 kind (4 = resend request), 1 reserved, 2..6 source id (as above), 6..8 frame number,
+//! 8..40 a bitmap of the pieces missing: bit i of byte i / 8 (least significant first)
+//! ```
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -31,6 +38,8 @@ pub const FLAG_KEYFRAME: u8 = 1;
 pub const UPLINK_HEADER: usize = 10;
 pub const DOWNLINK_HEADER: usize = 14;
 pub const KEYFRAME_REQUEST_LEN: usize = 6;
+pub const KIND_RESEND_REQUEST: u8 = 4;
+pub const RESEND_REQUEST_LEN: usize = 40;
 /// A piece fits in a QUIC datagram on any path that carries QUIC at all (1200-byte packets
 /// minus QUIC's own overhead and our 14-byte header), with room to spare.
 pub const MAX_PIECE: usize = 1100;
@@ -119,6 +128,48 @@ pub fn decode_keyframe_request(datagram: &[u8]) -> Option<u32> {
         .then(|| u32::from_be_bytes([datagram[2], datagram[3], datagram[4], datagram[5]]))
 }
 
+/// Rewrites a keyframe or resend request for the member it names: the same request, naming
+/// `asker` instead. `None` if `datagram` is neither; otherwise the member it was for, too.
+pub fn relay_feedback(datagram: &[u8], asker: u32) -> Option<(u32, Bytes)> {
+    let well_formed = match datagram.first() {
+        Some(&KIND_KEYFRAME_REQUEST) => datagram.len() == KEYFRAME_REQUEST_LEN,
+        Some(&KIND_RESEND_REQUEST) => datagram.len() == RESEND_REQUEST_LEN,
+        _ => false,
+    };
+    if !well_formed {
+        return None;
+    }
+    let named = u32::from_be_bytes([datagram[2], datagram[3], datagram[4], datagram[5]]);
+    let mut out = BytesMut::from(datagram);
+    out[2..6].copy_from_slice(&asker.to_be_bytes());
+    Some((named, out.freeze()))
+}
+
+/// A request that `source` send again the pieces of `frame` listed in `missing`.
+pub fn resend_request(source: u32, frame: u16, missing: &[u8]) -> [u8; RESEND_REQUEST_LEN] {
+    let mut out = [0u8; RESEND_REQUEST_LEN];
+    out[0] = KIND_RESEND_REQUEST;
+    out[2..6].copy_from_slice(&source.to_be_bytes());
+    out[6..8].copy_from_slice(&frame.to_be_bytes());
+    for &index in missing {
+        out[8 + usize::from(index / 8)] |= 1 << (index % 8);
+    }
+    out
+}
+
+/// The source id, frame and missing pieces a resend request names, if `datagram` is one.
+pub fn decode_resend_request(datagram: &[u8]) -> Option<(u32, u16, Vec<u8>)> {
+    if datagram.len() != RESEND_REQUEST_LEN || datagram[0] != KIND_RESEND_REQUEST {
+        return None;
+    }
+    let source = u32::from_be_bytes([datagram[2], datagram[3], datagram[4], datagram[5]]);
+    let frame = u16::from_be_bytes([datagram[6], datagram[7]]);
+    let missing = (0..=u8::MAX)
+        .filter(|&i| datagram[8 + usize::from(i / 8)] & (1 << (i % 8)) != 0)
+        .collect();
+    Some((source, frame, missing))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +219,25 @@ mod tests {
         assert!(relay(&up, 1).is_none(), "an audio kind");
         assert!(relay(&[], 1).is_none());
         assert!(decode_downlink(&[KIND_VIDEO; DOWNLINK_HEADER]).is_none());
+    }
+
+    #[test]
+    fn a_resend_request_lists_its_pieces_and_the_relay_renames_it() {
+        let request = resend_request(7, 65000, &[0, 9, 254]);
+        assert_eq!(
+            decode_resend_request(&request),
+            Some((7, 65000, vec![0, 9, 254]))
+        );
+        let (named, relayed) = relay_feedback(&request, 3).unwrap();
+        assert_eq!(named, 7);
+        assert_eq!(
+            decode_resend_request(&relayed),
+            Some((3, 65000, vec![0, 9, 254]))
+        );
+        let (named, relayed) = relay_feedback(&keyframe_request(7), 3).unwrap();
+        assert_eq!((named, decode_keyframe_request(&relayed)), (7, Some(3)));
+        assert!(relay_feedback(&request[..39], 3).is_none());
+        assert!(relay_feedback(&[KIND_VIDEO; RESEND_REQUEST_LEN], 3).is_none());
     }
 
     #[test]

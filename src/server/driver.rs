@@ -817,11 +817,11 @@ fn proto_ecn(ecn: udp::EcnCodepoint) -> quinn_proto::EcnCodepoint {
     }
 }
 
-/// Video pieces and keyframe requests draw on a member's video budget; everything else on its
+/// Video pieces and keyframe and resend requests draw on a member's video budget; everything else on its
 /// voice budget.
 fn is_video(datagram: &[u8]) -> bool {
     matches!(
         datagram.first(),
-        Some(&video::KIND_VIDEO) | Some(&video::KIND_KEYFRAME_REQUEST)
+        Some(&video::KIND_VIDEO | &video::KIND_KEYFRAME_REQUEST | &video::KIND_RESEND_REQUEST)
     )
 }

@@ -4,8 +4,9 @@
 //! for longer than an `Arc` clone. The driver (`driver.rs`) calls [`RoomMedia::forward`] as
 //! each datagram arrives.
 //!
-//! Voice goes to every other listening member. In a video room, video pieces go to every other
-//! member, and a keyframe request goes to the one member it names, tagged with the asker. The
+//! Voice goes to every other listening member. In a video room, video pieces go to the members
+//! receiving their sender's video (`video_routing.rs`), and a keyframe or resend request goes
+//! to the one member it names, tagged with the asker. The
 //! relay never decodes either: it reads only the headers it must check.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +27,8 @@ pub struct Recipient {
     pub listening: bool,
     /// Not `mute_microphone`: the server forwards from this member.
     pub sending: bool,
+    /// The sources whose video this member receives (`video_routing.rs`).
+    pub video_from: Vec<u32>,
 }
 
 pub struct RoomMedia {
@@ -73,8 +76,10 @@ impl RoomMedia {
             Some(&video::KIND_VIDEO) if self.carries_video => {
                 Self::forward_video(&recipients, source, datagram, send)
             }
-            Some(&video::KIND_KEYFRAME_REQUEST) if self.carries_video => {
-                Self::forward_keyframe_request(&recipients, source, datagram, send)
+            Some(&video::KIND_KEYFRAME_REQUEST | &video::KIND_RESEND_REQUEST)
+                if self.carries_video =>
+            {
+                Self::forward_feedback(&recipients, source, datagram, send)
             }
             _ => None,
         };
@@ -103,7 +108,8 @@ impl RoomMedia {
         Some(send_to(to, relayed, send))
     }
 
-    /// To every other member: video is not muted by the earphone or microphone settings.
+    /// To the members receiving this sender's video (whatever their earphone or microphone
+    /// settings, which are about voice).
     fn forward_video(
         recipients: &[Recipient],
         source: u32,
@@ -111,22 +117,21 @@ impl RoomMedia {
         send: impl FnMut(ConnectionId, Bytes) -> bool,
     ) -> Option<u64> {
         let (_, relayed) = video::relay(datagram, source)?;
-        let to = recipients.iter().filter(|r| r.source != source);
+        let to = recipients.iter().filter(|r| r.video_from.contains(&source));
         Some(send_to(to, relayed, send))
     }
 
-    /// To the member the request names, rewritten to name the asker instead.
-    fn forward_keyframe_request(
+    /// A keyframe or resend request, to the member it names, rewritten to name the asker.
+    fn forward_feedback(
         recipients: &[Recipient],
         source: u32,
         datagram: &[u8],
         send: impl FnMut(ConnectionId, Bytes) -> bool,
     ) -> Option<u64> {
-        let asked = video::decode_keyframe_request(datagram)?;
+        let (asked, relayed) = video::relay_feedback(datagram, source)?;
         let to = recipients
             .iter()
             .filter(|r| r.source == asked && asked != source);
-        let relayed = Bytes::copy_from_slice(&video::keyframe_request(source));
         Some(send_to(to, relayed, send))
     }
 }
@@ -163,6 +168,14 @@ mod tests {
             },
             listening,
             sending: true,
+            video_from: Vec::new(),
+        }
+    }
+
+    fn watching(source: u32, video_from: &[u32]) -> Recipient {
+        Recipient {
+            video_from: video_from.to_vec(),
+            ..member(source, true)
         }
     }
 
@@ -190,9 +203,18 @@ mod tests {
     }
 
     #[test]
-    fn video_reaches_every_other_member_of_a_video_room_only() {
+    fn video_reaches_the_members_receiving_its_sender_in_a_video_room_only() {
         let room = RoomMedia::new(RoomType::Video);
-        room.set(vec![member(1, true), member(2, false), member(3, true)]);
+        let deaf = Recipient {
+            listening: false,
+            ..watching(2, &[1])
+        };
+        room.set(vec![
+            member(1, true),
+            deaf,
+            watching(3, &[1, 2]),
+            watching(4, &[2]),
+        ]);
         let got = reached(&room, 1, &video_piece());
         let to: Vec<u32> = got.iter().map(|(s, _)| *s).collect();
         assert_eq!(to, vec![2, 3], "an earphone mute is about voice, not video");
