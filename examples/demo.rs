@@ -62,6 +62,9 @@ fn player(server: &Server, name: &'static str, audio: AudioMode, started: Instan
                 println!("{at:8.1} ms  {name:<6} members changed: {list:?}")
             }
             Event::SpeakersChanged(list) => println!("{at:8.1} ms  {name:<6} speakers: {list:?}"),
+            Event::VideoMembersChanged(list) => {
+                println!("{at:8.1} ms  {name:<6} video members: {list:?}")
+            }
             Event::Interrupted(e) => println!(
                 "{at:8.1} ms  {name:<6} interrupted: {} ({})",
                 e.reason,

@@ -303,6 +303,34 @@ typedef struct {
   void *log_user_data;
 } VoipServerConfig;
 
+/**
+ * How a `VoipVideoFrame`'s pixels are laid out: RGBA (8 bits a channel, one plane, alpha
+ * ignored) or I420 (planar YUV 4:2:0: Y, then U and V at half width and height).
+ */
+typedef int32_t VoipPixelFormat;
+
+/**
+ * A video frame: the engine's camera frame for `voip_video_push_frame` (read only), or the
+ * engine's buffers for `voip_video_pull_frame` to fill.
+ *
+ * RGBA uses `planes[0]` and `strides[0]` (bytes from one row to the next, at least
+ * `width * 4`). I420 uses all three: Y (stride at least `width`), then U and V (stride at
+ * least `(width + 1) / 2`, `(height + 1) / 2` rows). Sizes up to 1920x1080 (either
+ * orientation); an odd width or height loses its last column or row.
+ */
+typedef struct {
+  VoipPixelFormat format;
+  uint32_t width;
+  uint32_t height;
+  uint8_t *planes[3];
+  uint32_t strides[3];
+  /**
+   * Pull: the sequence number of the picture the engine has (0: none); the SDK writes the
+   * one it hands out. Each decoded picture of a member numbers one more than the last.
+   */
+  uint64_t sequence;
+} VoipVideoFrame;
+
 #define VOIP_ROOM_VOICE 0
 
 #define VOIP_ROOM_VIDEO 1
@@ -348,6 +376,10 @@ typedef struct {
 #define VOIP_NOISE_SUPPRESSION_HIGH 3
 
 #define VOIP_NOISE_SUPPRESSION_VERY_HIGH 4
+
+#define VOIP_PIXEL_RGBA 0
+
+#define VOIP_PIXEL_I420 1
 
 #ifdef __cplusplus
 extern "C" {
@@ -516,6 +548,12 @@ int32_t voip_on_members_changed(VoipResultFn listener, void *user_data);
 int32_t voip_on_speakers_changed(VoipResultFn listener, void *user_data);
 
 /**
+ * `wx.onVoIPVideoMembersChanged`: in a video room, the members publishing video, in the order
+ * they started (a member publishes while it pushes frames, and stops a second after its last).
+ */
+int32_t voip_on_video_members_changed(VoipResultFn listener, void *user_data);
+
+/**
  * `wx.onVoIPChatInterrupted`: a passive disconnect (`err_code`, `err_msg`).
  */
 int32_t voip_on_interrupted(VoipResultFn listener, void *user_data);
@@ -588,6 +626,50 @@ int32_t voip_sign(const char *session_key,
                   int64_t time_stamp,
                   char *out,
                   size_t out_len);
+
+/**
+ * Video room: hands the SDK one camera frame (RGBA or I420, any size up to 1920x1080), which
+ * is scaled to the send size (640x360), encoded (VP8) and sent to the members receiving this
+ * member's video. Call it at the camera's rate from any one thread; it takes about 2 ms at
+ * 640x360 and copies the frame, so the buffers are free again on return. Returns 0; -1001 for
+ * a bad frame (NULL, zero or too large a size, short strides, NULL planes, unknown format)
+ * with the reason in `voip_last_error_message()`; -1006 in a voice room; -1005 outside a call.
+ *
+ * # Safety
+ * `frame` is NULL or points to a valid `VoipVideoFrame` whose planes hold what it says.
+ */
+int32_t voip_video_push_frame(const VoipVideoFrame *frame);
+
+/**
+ * Video room: the latest picture of the member `open_id`, copied into the engine's buffers.
+ *
+ * On entry `out` says what the engine has: `format` (RGBA or I420), `width` x `height` (the
+ * size its buffers can hold), `planes` and `strides` (as for a push), and `sequence`, the
+ * number of the picture it already shows (0 for none). Returns 1 and fills the buffers, the
+ * size and the new sequence when a newer picture is there; 0 when there is none newer
+ * (nothing is written); -1001 when `out` is NULL or malformed, or its buffers are too small:
+ * then `out->width` and `out->height` say the size needed, so the engine can grow its texture
+ * and call again. Pictures are 640x360 unless the sender was configured otherwise.
+ *
+ * # Safety
+ * `open_id` is NULL or NUL-terminated; `out` is NULL or points to a valid `VoipVideoFrame`
+ * whose planes can hold what its format, size and strides say.
+ */
+int32_t voip_video_pull_frame(const char *open_id, VoipVideoFrame *out);
+
+/**
+ * `wx.subscribeVoIPVideoMembers`: in a video room, receive video only from the members in
+ * `open_ids` (`count` of them, at most 64; 0 receives none), instead of the default, the
+ * first two members to publish. `success` runs once the relay applied it; `fail` with -1006
+ * in a voice room, -1005 outside a call, -1001 for a NULL or non-UTF-8 id.
+ *
+ * # Safety
+ * `open_ids` points to `count` NUL-terminated strings (may be NULL when `count` is 0).
+ */
+int32_t voip_subscribe_video_members(const char *const *open_ids,
+                                     size_t count,
+                                     VoipCallbacks callbacks,
+                                     void *user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -6,6 +6,7 @@ mod completion;
 mod connect;
 pub mod media;
 mod session;
+pub mod video;
 
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,8 +16,13 @@ use tokio::sync::mpsc;
 
 pub use completion::Completion;
 pub use media::{AudioConfig, AudioMode};
+pub use video::{ReceivedFrame, VideoConfig};
 
 use media::Media;
+use video::Video;
+
+use crate::server::MAX_VIDEO_SUBSCRIPTION;
+use crate::video::picture::Picture;
 
 use crate::audio::codec::VoiceEnhancement;
 use crate::audio::processing::AudioProcessing;
@@ -40,6 +46,8 @@ pub struct ClientConfig {
     pub logger: Logger,
     /// Devices or engine-fed audio, and the frame length.
     pub audio: AudioConfig,
+    /// What this member's camera frames are sent as, in a video room.
+    pub video: VideoConfig,
 }
 
 impl ClientConfig {
@@ -52,6 +60,7 @@ impl ClientConfig {
             liveness: Liveness::default(),
             logger: Logger::default(),
             audio: AudioConfig::default(),
+            video: VideoConfig::default(),
         }
     }
 
@@ -114,6 +123,9 @@ pub enum Event {
     MembersChanged(Vec<String>),
     /// The members speaking now.
     SpeakersChanged(Vec<String>),
+    /// Video room: the members publishing video, in the order they started
+    /// (`onVoIPVideoMembersChanged`).
+    VideoMembersChanged(Vec<String>),
     /// A passive disconnect: the client gave up resuming, was replaced, or the server left.
     Interrupted(VoipError),
     /// The call's state moved; `data_json` is a small JSON object describing it.
@@ -135,6 +147,7 @@ pub(crate) struct ClientShared {
     next_session_id: AtomicU64,
     state: AtomicI32,
     media: Arc<Media>,
+    video: Arc<Video>,
 }
 
 struct SessionHandle {
@@ -179,9 +192,11 @@ impl Client {
             crate::net::tls::client_config(Some(pin), config.liveness)?;
         }
         let media = Media::new(config.audio.clone())?;
+        let video = Video::new(config.video);
         Ok(Client {
             shared: Arc::new(ClientShared {
                 media,
+                video,
                 config,
                 runtime,
                 events,
@@ -248,9 +263,64 @@ impl Client {
     }
 
     /// The call's statistics as a JSON object: what was sent; per member, packets received,
-    /// lost, recovered, late and concealed, and the jitter buffer's delay.
+    /// lost, recovered, late and concealed, and the jitter buffer's delay; under `video`,
+    /// frames and keyframes sent and, per member, frames shown and dropped and keyframes asked.
     pub fn stats_json(&self) -> String {
-        self.shared.media.stats_json()
+        let mut stats: serde_json::Value =
+            serde_json::from_str(&self.shared.media.stats_json()).unwrap_or_default();
+        stats["video"] = self.shared.video.stats();
+        stats.to_string()
+    }
+
+    /// In a video room's call, a camera frame in: scaled to [`ClientConfig::video`]'s size,
+    /// encoded and sent to the room. -1006 in a voice room's call, -1005 outside a call.
+    pub fn push_video_frame(&self, picture: &Picture) -> Result<(), VoipError> {
+        self.shared.video.push_frame(picture)
+    }
+
+    /// The latest picture decoded from the member with `open_id`, numbered so an engine can
+    /// skip a texture upload when it has not changed; `None` before the first.
+    pub fn latest_video_frame(&self, open_id: &str) -> Option<ReceivedFrame> {
+        self.shared.video.latest_frame(open_id)
+    }
+
+    /// Video room: receive video only from the members in `open_id_list` (empty: from none),
+    /// instead of the default, the first two members to publish. `done` hears when the relay
+    /// applied it; -1006 in a voice room, -1005 outside a call, -1001 for more than
+    /// 64 ids.
+    pub fn subscribe_video_members_with(
+        &self,
+        open_id_list: Vec<String>,
+        done: Completion<()>,
+    ) -> Result<(), VoipError> {
+        if open_id_list.len() > MAX_VIDEO_SUBSCRIPTION {
+            done.disarm();
+            return Err(VoipError::new(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "subscribe_video_members: {} open ids, at most {MAX_VIDEO_SUBSCRIPTION}",
+                    open_id_list.len()
+                ),
+            ));
+        }
+        self.send(
+            |reply| session::Command::SubscribeVideo(open_id_list, reply),
+            done,
+        )
+    }
+
+    /// [`Client::subscribe_video_members_with`], awaited.
+    pub async fn subscribe_video_members(
+        &self,
+        open_id_list: Vec<String>,
+    ) -> Result<(), VoipError> {
+        let (completion, result) = Completion::channel();
+        self.subscribe_video_members_with(open_id_list, completion)?;
+        result.await
+    }
+
+    pub(crate) fn video(&self) -> Arc<Video> {
+        self.shared.video.clone()
     }
 
     pub(crate) fn media(&self) -> Arc<Media> {
@@ -347,7 +417,9 @@ impl Client {
         };
         handle.commands.send(command(done)).map_err(|rejected| {
             // The session ended between our look and the send: answer as if we had looked later.
-            let (session::Command::Exit(done) | session::Command::UpdateMute(_, done)) = rejected.0;
+            let (session::Command::Exit(done)
+            | session::Command::UpdateMute(_, done)
+            | session::Command::SubscribeVideo(_, done)) = rejected.0;
             done.disarm();
             not_in_room
         })

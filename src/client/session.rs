@@ -10,16 +10,19 @@ use tokio::sync::mpsc;
 use tokio::time::{sleep, sleep_until, Instant};
 
 use super::connect::{self, Link};
-use super::media::{self, Media};
+use super::media::Media;
+use super::video::{self, Video};
 use super::{ChatState, ClientShared, Completion, Event, JoinParams};
 use crate::error::{ErrorCode, VoipError};
 use crate::net::close_code;
 use crate::net::wire::{self, ClientMessage, JoinRequest, ServerMessage};
 use crate::types::MuteConfig;
+use crate::types::RoomType;
 
 pub(crate) enum Command {
     Exit(Completion<()>),
     UpdateMute(MuteConfig, Completion<()>),
+    SubscribeVideo(Vec<String>, Completion<()>),
 }
 
 /// How long an exit waits for the server's `Left` before closing anyway.
@@ -39,8 +42,13 @@ pub(crate) struct Session {
     mute_sent: MuteConfig,
     /// Mute acknowledgements awaited from the server, in order (`None`: nobody is waiting).
     pending_mutes: VecDeque<Option<Completion<()>>>,
+    /// The video subscription asked for last (sent again after a resume), and the answers
+    /// awaited from the server, in order (`None`: a re-send nobody waits for).
+    video_subscription: Option<Vec<String>>,
+    pending_subscriptions: VecDeque<Option<Completion<()>>>,
     resume_token: String,
     media: Arc<Media>,
+    video: Arc<Video>,
     /// The room's members as (source id, open id), in room order.
     members: Vec<(u32, String)>,
     /// The speaker list last reported.
@@ -124,8 +132,11 @@ impl Session {
             mute,
             mute_sent: mute,
             pending_mutes: VecDeque::new(),
+            video_subscription: None,
+            pending_subscriptions: VecDeque::new(),
             resume_token: String::new(),
             media: shared.media.clone(),
+            video: shared.video.clone(),
             members: Vec::new(),
             speakers: Vec::new(),
             shared,
@@ -163,9 +174,11 @@ impl Session {
                         .config
                         .logger
                         .warn(format_args!("connection to the relay lost; resuming"));
-                    // A resume carries the latest mute state, so these are as good as applied.
+                    // A resume carries the latest mute state, so these are as good as applied;
+                    // the subscription is sent again once resumed.
                     self.pending_mutes
                         .drain(..)
+                        .chain(self.pending_subscriptions.drain(..))
                         .flatten()
                         .for_each(|c| c.complete(Ok(())));
                     self.set_state(ChatState::Reconnecting, None);
@@ -219,6 +232,9 @@ impl Session {
                         self.media.set_mute(mute);
                         reply.complete(Ok(()));
                     }
+                    Some(Command::SubscribeVideo(open_id_list, reply)) => {
+                        reply.complete(self.note_video_subscription(open_id_list));
+                    }
                     Some(Command::Exit(reply)) => return left_while_joining(Some(reply)),
                     None => return left_while_joining(None),
                 },
@@ -232,6 +248,7 @@ impl Session {
             } => {
                 self.resume_token = resume_token;
                 self.sync_mute(&mut link).await;
+                self.resend_video_subscription(&mut link).await;
                 Ok((link, open_id_list, sources))
             }
             ServerMessage::Rejected { code, reason } => {
@@ -258,6 +275,42 @@ impl Session {
         }
     }
 
+    /// Tells the relay when this member started or stopped publishing video; false if the
+    /// connection broke.
+    async fn sync_publishing(&mut self, link: &mut Link) -> bool {
+        match self.video.publishing_change() {
+            Some(publishing) => {
+                let publish = ClientMessage::PublishVideo { publishing };
+                wire::write_message(&mut link.send, &publish).await.is_ok()
+            }
+            None => true,
+        }
+    }
+
+    /// A subscription asked for while joining or resuming: kept, and sent right after
+    /// admission (as a mute change is), so it counts as applied.
+    fn note_video_subscription(&mut self, open_id_list: Vec<String>) -> Result<(), VoipError> {
+        if self.params.room_type != RoomType::Video {
+            return Err(not_a_video_room("subscribe_video_members"));
+        }
+        self.video_subscription = Some(open_id_list);
+        Ok(())
+    }
+
+    /// After admission or a resume: a subscription asked for meanwhile, or lost with the old
+    /// connection. Sending it again is harmless (the relay replaces it), and nobody waits for its answer.
+    async fn resend_video_subscription(&mut self, link: &mut Link) {
+        if let Some(open_id_list) = self.video_subscription.clone() {
+            let subscribe = ClientMessage::SubscribeVideo { open_id_list };
+            if wire::write_message(&mut link.send, &subscribe)
+                .await
+                .is_ok()
+            {
+                self.pending_subscriptions.push_back(None);
+            }
+        }
+    }
+
     /// Serves one live connection until the call ends or the connection breaks.
     async fn serve(&mut self, link: &mut Link) -> Stop {
         let mut exiting: Option<(Option<Completion<()>>, Instant)> = None;
@@ -279,6 +332,14 @@ impl Session {
                         if let Some(Some(done)) = self.pending_mutes.pop_front() {
                             done.complete(Ok(()));
                         }
+                    }
+                    Some(Ok(ServerMessage::VideoSubscribed)) => {
+                        if let Some(Some(done)) = self.pending_subscriptions.pop_front() {
+                            done.complete(Ok(()));
+                        }
+                    }
+                    Some(Ok(ServerMessage::VideoMembersChanged { open_id_list })) => {
+                        self.shared.emit(Event::VideoMembersChanged(open_id_list));
                     }
                     Some(Ok(ServerMessage::Left)) if exiting.is_some() => {
                         return Stop::Exited(exiting.take().and_then(|(done, _)| done));
@@ -314,6 +375,19 @@ impl Session {
                             }
                             continue;
                         }
+                        Some(Command::SubscribeVideo(open_id_list, done)) => {
+                            if self.params.room_type != RoomType::Video {
+                                done.complete(Err(not_a_video_room("subscribe_video_members")));
+                                continue;
+                            }
+                            self.video_subscription = Some(open_id_list.clone());
+                            self.pending_subscriptions.push_back(Some(done));
+                            let subscribe = ClientMessage::SubscribeVideo { open_id_list };
+                            if wire::write_message(&mut link.send, &subscribe).await.is_err() {
+                                return Stop::Lost;
+                            }
+                            continue;
+                        }
                         Some(Command::Exit(done)) => (true, Some(done)),
                         None => (true, None), // the Client was dropped: leave politely
                     };
@@ -322,6 +396,11 @@ impl Session {
                         return Stop::Exited(done);
                     }
                     exiting = Some((done, Instant::now() + LEAVE_TIMEOUT));
+                },
+                _ = self.video.started_publishing.notified(), if exiting.is_none() => {
+                    if !self.sync_publishing(link).await {
+                        return Stop::Lost;
+                    }
                 },
                 _ = sleep_until(leave_deadline.unwrap_or_else(Instant::now)), if leave_deadline.is_some() => {
                     return Stop::Exited(exiting.take().and_then(|(done, _)| done));
@@ -334,6 +413,9 @@ impl Session {
                         ));
                     }
                     self.report_speakers();
+                    if !self.sync_publishing(link).await {
+                        return Stop::Lost;
+                    }
                     ticks = ticks.wrapping_add(1);
                     if ticks % REPORT_EVERY_TICKS == 0 {
                         let report = ClientMessage::ReceptionReport {
@@ -388,6 +470,9 @@ impl Session {
                             self.media.set_mute(mute);
                             done.complete(Ok(()));
                         }
+                        Some(Command::SubscribeVideo(open_id_list, done)) => {
+                            done.complete(self.note_video_subscription(open_id_list));
+                        }
                         Some(Command::Exit(done)) => return Resumed::Exited(Some(done)),
                         None => return Resumed::Exited(None),
                     },
@@ -403,6 +488,7 @@ impl Session {
                     },
                 )) => {
                     self.sync_mute(&mut link).await;
+                    self.resend_video_subscription(&mut link).await;
                     return Resumed::Back(link, open_id_list, sources);
                 }
                 Ok((_, ServerMessage::Rejected { reason, .. })) => {
@@ -434,7 +520,11 @@ impl Session {
             .config
             .logger
             .warn(format_args!("call interrupted: {error}"));
-        for done in self.pending_mutes.drain(..).flatten() {
+        let pending = self.pending_mutes.drain(..);
+        for done in pending
+            .chain(self.pending_subscriptions.drain(..))
+            .flatten()
+        {
             done.complete(Err(VoipError::new(
                 ErrorCode::NotInRoom,
                 error.reason.clone(),
@@ -450,7 +540,11 @@ impl Session {
     /// Ends the session: frees the client for the next join first, so a join made from inside
     /// the callbacks below is accepted, then reports.
     fn finish(mut self, error: Option<&VoipError>, exit: Option<Completion<()>>) {
-        for done in self.pending_mutes.drain(..).flatten() {
+        let pending = self.pending_mutes.drain(..);
+        for done in pending
+            .chain(self.pending_subscriptions.drain(..))
+            .flatten()
+        {
             done.complete(Ok(()));
         }
         self.end_media();
@@ -477,7 +571,16 @@ impl Session {
             self.my_source(),
             self.mute,
         )?;
-        tokio::spawn(media::receive_loop(connection, self.media.clone()));
+        if self.params.room_type == RoomType::Video {
+            self.video.attach(connection.clone(), &self.members);
+        } else {
+            self.video.attach_voice_room();
+        }
+        tokio::spawn(receive_loop(
+            connection,
+            self.media.clone(),
+            self.video.clone(),
+        ));
         Ok(())
     }
 
@@ -491,6 +594,7 @@ impl Session {
     fn adopt_members(&mut self, open_id_list: &[String], sources: &[u32]) {
         self.members = pair_members(open_id_list, sources);
         self.media.set_members(&self.members, self.my_source());
+        self.video.set_members(&self.members);
     }
 
     /// Emits the speaker list when it changed.
@@ -507,6 +611,7 @@ impl Session {
     /// not be closed by this one's ending), and clears a speaker list left showing.
     fn end_media(&mut self) {
         self.media.detach();
+        self.video.detach();
         if !self.speakers.is_empty() {
             self.speakers.clear();
             self.shared.emit(Event::SpeakersChanged(Vec::new()));
@@ -518,7 +623,9 @@ impl Session {
     fn answer_leftover_commands(&mut self) {
         self.commands.close();
         while let Ok(command) = self.commands.try_recv() {
-            let (Command::Exit(done) | Command::UpdateMute(_, done)) = command;
+            let (Command::Exit(done)
+            | Command::UpdateMute(_, done)
+            | Command::SubscribeVideo(_, done)) = command;
             done.complete(Err(VoipError::new(ErrorCode::NotInRoom, "not in a room")));
         }
     }
@@ -526,4 +633,26 @@ impl Session {
     fn set_state(&self, state: ChatState, reason: Option<&VoipError>) {
         self.shared.set_state(state, &self.params, reason);
     }
+}
+
+/// Reads relayed datagrams until the connection closes, handing voice to `media` and video
+/// to `video`.
+async fn receive_loop(connection: quinn::Connection, media: Arc<Media>, video: Arc<Video>) {
+    while let Ok(datagram) = connection.read_datagram().await {
+        if video::is_video_datagram(&datagram) {
+            video.receive(&datagram);
+        } else {
+            media.receive(&datagram);
+        }
+    }
+}
+
+/// -1006 for a video call made in a voice room.
+pub(crate) fn not_a_video_room(what: &str) -> VoipError {
+    VoipError::new(
+        ErrorCode::RoomTypeMismatch,
+        format!(
+            "{what}: this call is in a voice room; video needs a room joined with roomType video"
+        ),
+    )
 }

@@ -1,5 +1,6 @@
 //! The C ABI: `#[repr(C)]` types and `extern "C"` functions that translate to the Rust API.
-//! All of the crate's `unsafe` code lives in this module. No panic crosses the boundary: every
+//! All of the crate's `unsafe` code lives in this module, but for the other C boundary,
+//! libvpx's API (`crate::video::vp8`). No panic crosses the boundary: every
 //! entry point runs inside [`catch`], and a panic becomes error -1000.
 
 mod audio;
@@ -9,6 +10,7 @@ mod server;
 mod signing;
 mod strings;
 pub mod types;
+mod video;
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
@@ -19,6 +21,7 @@ pub use sdk::*;
 pub use server::*;
 pub use signing::*;
 pub use types::*;
+pub use video::*;
 
 use crate::error::{ErrorCode, VoipError};
 

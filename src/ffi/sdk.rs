@@ -22,9 +22,9 @@ use crate::log::{LogLevel, Logger};
 use crate::net::tls::Liveness;
 use crate::types::{MuteConfig, RoomType};
 
-struct Sdk {
+pub(crate) struct Sdk {
     runtime: tokio::runtime::Runtime,
-    client: Client,
+    pub(crate) client: Client,
     dispatcher: Arc<Dispatcher>,
     poll_mode: bool,
 }
@@ -36,7 +36,7 @@ fn sdk() -> MutexGuard<'static, Option<Sdk>> {
 }
 
 /// What a call that needs the SDK answers before `voip_init` or after `voip_shutdown`.
-fn not_initialized() -> VoipError {
+pub(crate) fn not_initialized() -> VoipError {
     VoipError::new(
         ErrorCode::InvalidArgument,
         "not initialized: call voip_init first",
@@ -62,6 +62,7 @@ struct Listener<F> {
 struct Listeners {
     members: Listener<VoipResultFn>,
     speakers: Listener<VoipResultFn>,
+    video_members: Listener<VoipResultFn>,
     interrupted: Listener<VoipResultFn>,
     state: Listener<VoipStateFn>,
 }
@@ -72,6 +73,10 @@ static LISTENERS: Mutex<Listeners> = Mutex::new(Listeners {
         user_data: UserData(std::ptr::null_mut()),
     },
     speakers: Listener {
+        callback: None,
+        user_data: UserData(std::ptr::null_mut()),
+    },
+    video_members: Listener {
         callback: None,
         user_data: UserData(std::ptr::null_mut()),
     },
@@ -157,6 +162,12 @@ fn event_job(event: Event) -> Job {
             "onVoIPChatSpeakersChanged:ok",
             &list,
         ),
+        Event::VideoMembersChanged(list) => notify(
+            |l| &l.video_members,
+            VOIP_OK,
+            "onVoIPVideoMembersChanged:ok",
+            &list,
+        ),
         Event::Interrupted(e) => notify(|l| &l.interrupted, e.code.as_i32(), &e.reason, &[]),
         Event::StateChanged { state, data_json } => {
             let (callback, user_data) = copy_listener(|l| &l.state);
@@ -192,7 +203,7 @@ fn notify(
 }
 
 /// What a call's result carries in `open_id_list`: the members for a join, nothing otherwise.
-trait OpenIds: Send + 'static {
+pub(crate) trait OpenIds: Send + 'static {
     fn into_open_ids(self) -> Vec<String>;
 }
 
@@ -209,7 +220,7 @@ impl OpenIds for () {
 }
 
 /// Where one call's outcome goes: its callbacks, through the dispatcher.
-struct Reply {
+pub(crate) struct Reply {
     api: &'static str,
     callbacks: VoipCallbacks,
     user_data: UserData,
@@ -219,7 +230,7 @@ struct Reply {
 impl Reply {
     /// The call's one completion. Handed to the client, it fires exactly once; on a
     /// synchronous error the client disarms it and `call_with_callbacks` reports the error.
-    fn completion<T: OpenIds>(self) -> Completion<T> {
+    pub(crate) fn completion<T: OpenIds>(self) -> Completion<T> {
         Completion::new(move |outcome: Result<T, VoipError>| {
             let outcome = outcome.map(OpenIds::into_open_ids);
             let job = result_job(self.api, self.callbacks, self.user_data, outcome);
@@ -231,7 +242,7 @@ impl Reply {
 /// Runs an entry point that takes callbacks: returns 0 when accepted; otherwise reports the
 /// error through `fail` and `complete` (queued to the dispatcher, or at once when the SDK is
 /// not initialized) and returns its code.
-fn call_with_callbacks(
+pub(crate) fn call_with_callbacks(
     api: &'static str,
     callbacks: VoipCallbacks,
     user_data: *mut c_void,
@@ -425,6 +436,7 @@ unsafe fn start_sdk(
     let external = client_config.audio.mode == AudioMode::External;
     let client = Client::with_runtime(client_config, runtime.handle().clone(), sink)?;
     super::audio::set_external(external.then(|| client.media()));
+    super::video::set_video(Some(client.video()));
     Ok(Sdk {
         runtime,
         client,
@@ -486,6 +498,7 @@ pub extern "C" fn voip_shutdown() {
             return Ok(());
         };
         super::audio::set_external(None);
+        super::video::set_video(None);
         let (left_tx, left_rx) = std::sync::mpsc::channel();
         let exit = Completion::new(move |_| {
             let _ = left_tx.send(());
@@ -666,6 +679,16 @@ pub extern "C" fn voip_on_members_changed(listener: VoipResultFn, user_data: *mu
 #[no_mangle]
 pub extern "C" fn voip_on_speakers_changed(listener: VoipResultFn, user_data: *mut c_void) -> i32 {
     set_listener(|l| &mut l.speakers, listener, user_data)
+}
+
+/// `wx.onVoIPVideoMembersChanged`: in a video room, the members publishing video, in the order
+/// they started (a member publishes while it pushes frames, and stops a second after its last).
+#[no_mangle]
+pub extern "C" fn voip_on_video_members_changed(
+    listener: VoipResultFn,
+    user_data: *mut c_void,
+) -> i32 {
+    set_listener(|l| &mut l.video_members, listener, user_data)
 }
 
 /// `wx.onVoIPChatInterrupted`: a passive disconnect (`err_code`, `err_msg`).

@@ -54,6 +54,12 @@ pub const VOIP_NOISE_SUPPRESSION_MODERATE: VoipNoiseSuppression = 2;
 pub const VOIP_NOISE_SUPPRESSION_HIGH: VoipNoiseSuppression = 3;
 pub const VOIP_NOISE_SUPPRESSION_VERY_HIGH: VoipNoiseSuppression = 4;
 
+/// How a `VoipVideoFrame`'s pixels are laid out: RGBA (8 bits a channel, one plane, alpha
+/// ignored) or I420 (planar YUV 4:2:0: Y, then U and V at half width and height).
+pub type VoipPixelFormat = i32;
+pub const VOIP_PIXEL_RGBA: VoipPixelFormat = 0;
+pub const VOIP_PIXEL_I420: VoipPixelFormat = 1;
+
 /// Error codes (`err_code`): WeChat's, then ours.
 pub const VOIP_OK: i32 = 0;
 /// Already in a room, or joining one.
@@ -175,6 +181,26 @@ pub struct VoipCallbacks {
     pub success: VoipResultFn,
     pub fail: VoipResultFn,
     pub complete: VoipResultFn,
+}
+
+/// A video frame: the engine's camera frame for `voip_video_push_frame` (read only), or the
+/// engine's buffers for `voip_video_pull_frame` to fill.
+///
+/// RGBA uses `planes[0]` and `strides[0]` (bytes from one row to the next, at least
+/// `width * 4`). I420 uses all three: Y (stride at least `width`), then U and V (stride at
+/// least `(width + 1) / 2`, `(height + 1) / 2` rows). Sizes up to 1920x1080 (either
+/// orientation); an odd width or height loses its last column or row.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct VoipVideoFrame {
+    pub format: VoipPixelFormat,
+    pub width: u32,
+    pub height: u32,
+    pub planes: [*mut u8; 3],
+    pub strides: [u32; 3],
+    /// Pull: the sequence number of the picture the engine has (0: none); the SDK writes the
+    /// one it hands out. Each decoded picture of a member numbers one more than the last.
+    pub sequence: u64,
 }
 
 /// One app the embedded server admits.

@@ -42,6 +42,14 @@ pub enum ClientMessage {
     ReceptionReport {
         loss_permille: u16,
     },
+    /// Video room: receive video from these members only (answered with `VideoSubscribed`).
+    SubscribeVideo {
+        open_id_list: Vec<String>,
+    },
+    /// Video room: this member started (or stopped) sending video.
+    PublishVideo {
+        publishing: bool,
+    },
     /// Leave the room; the server answers `Left` and the client closes.
     Leave,
 }
@@ -70,6 +78,12 @@ pub enum ServerMessage {
         loss_permille: u16,
     },
     MuteUpdated,
+    /// Video room: the members publishing video, in the order they started.
+    VideoMembersChanged {
+        open_id_list: Vec<String>,
+    },
+    /// A `SubscribeVideo` took effect.
+    VideoSubscribed,
     Left,
     /// The same user joined from another session, which replaced this one.
     Replaced,

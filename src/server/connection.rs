@@ -79,6 +79,9 @@ struct Control {
     remote: std::net::SocketAddr,
 }
 
+/// The most open ids a video subscription keeps (the SDK refuses longer lists with -1001).
+pub const MAX_VIDEO_SUBSCRIPTION: usize = 64;
+
 /// A member's place: its session, and the room's forwarding table its datagrams go through.
 struct Seat {
     session: SessionId,
@@ -384,6 +387,17 @@ impl Control {
             }
             ClientMessage::ReceptionReport { loss_permille } => {
                 self.shared.rooms().report_loss(session, loss_permille);
+                None
+            }
+            ClientMessage::SubscribeVideo { mut open_id_list } => {
+                // A room holds a few members; a longer list can only be a hostile client's,
+                // and is cut to what a room could hold so it cannot grow the relay's state.
+                open_id_list.truncate(MAX_VIDEO_SUBSCRIPTION);
+                self.shared.rooms().subscribe_video(session, open_id_list);
+                (!self.write(&ServerMessage::VideoSubscribed)).then_some(Ending::Evict)
+            }
+            ClientMessage::PublishVideo { publishing } => {
+                self.shared.rooms().set_publishing(session, publishing);
                 None
             }
             ClientMessage::Leave => {

@@ -8,6 +8,7 @@ mod driver;
 mod media;
 mod media_budget;
 mod rooms;
+mod video_routing;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,6 +23,7 @@ use control_io::Command;
 use driver::{Driver, LoopSetup};
 
 pub use admission::{Admission, Refusal};
+pub use connection::MAX_VIDEO_SUBSCRIPTION;
 pub use media_budget::MediaRateLimit;
 pub use rooms::{JoinRefusal, Rooms};
 

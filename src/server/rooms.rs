@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use super::control_io::ConnectionId;
 use super::media::{Recipient, RoomMedia};
+use super::video_routing::video_sources_for;
 
 use crate::net::wire::ServerMessage;
 use crate::types::{MuteConfig, RoomType};
@@ -47,6 +48,9 @@ struct Session {
     connection: Option<ConnectionId>,
     /// The loss this member last reported receiving, in per mille.
     reported_loss_permille: u16,
+    /// The open ids whose video this member asked for; `None` until it asks (the default rule
+    /// of `video_routing.rs` applies).
+    video_subscription: Option<Vec<String>>,
 }
 
 struct Room {
@@ -56,6 +60,8 @@ struct Room {
     media: Arc<RoomMedia>,
     /// The highest loss any member reports, as last announced to the room.
     announced_loss_permille: u16,
+    /// Members publishing video, in the order they started.
+    publishers: Vec<SessionId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,6 +188,7 @@ impl Rooms {
             members: Vec::new(),
             media: Arc::new(RoomMedia::new(seat.room_type)),
             announced_loss_permille: 0,
+            publishers: Vec::new(),
         });
         room.members.push(session);
         self.by_user.insert(user.clone(), session);
@@ -197,10 +204,16 @@ impl Rooms {
                 mute: seat.mute,
                 connection: seat.connection,
                 reported_loss_permille: 0,
+                video_subscription: None,
             },
         );
         self.refresh_media(&room_key);
         self.broadcast_members(&room_key, Some(session));
+        if seat.room_type == RoomType::Video {
+            // After its `Joined` (the link is read only once that is written): who already
+            // publishes, so the newcomer's list is right from the start.
+            self.send_video_members(&room_key, session);
+        }
         Ok(Admitted {
             session,
             open_id_list: self.members_of(&room_key),
@@ -275,6 +288,53 @@ impl Rooms {
         let room = s.room.clone();
         self.refresh_media(&room);
         true
+    }
+
+    /// The open ids whose video `session` receives from now on, in place of the default rule.
+    pub fn subscribe_video(&mut self, session: SessionId, open_id_list: Vec<String>) -> bool {
+        let Some(s) = self.sessions.get_mut(&session) else {
+            return false;
+        };
+        s.video_subscription = Some(open_id_list);
+        let room = s.room.clone();
+        self.refresh_media(&room);
+        true
+    }
+
+    /// A member started or stopped publishing video; the room hears the new list of
+    /// publishers when it changed. Ignored outside video rooms.
+    pub fn set_publishing(&mut self, session: SessionId, publishing: bool) {
+        let Some(room_key) = self.sessions.get(&session).map(|s| s.room.clone()) else {
+            return;
+        };
+        let Some(room) = self.rooms.get_mut(&room_key) else {
+            return;
+        };
+        let listed = room.publishers.contains(&session);
+        if room.room_type != RoomType::Video || listed == publishing {
+            return;
+        }
+        if publishing {
+            room.publishers.push(session);
+        } else {
+            room.publishers.retain(|&id| id != session);
+        }
+        self.refresh_media(&room_key);
+        self.broadcast_video_members(&room_key);
+    }
+
+    /// The open ids of the room's video publishers, in the order they started.
+    pub fn video_members_of(&self, room: &RoomKey) -> Vec<String> {
+        self.rooms
+            .get(room)
+            .map(|r| {
+                r.publishers
+                    .iter()
+                    .filter_map(|id| self.sessions.get(id))
+                    .map(|s| s.user.open_id.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub fn mute_of(&self, session: SessionId) -> Option<MuteConfig> {
@@ -388,6 +448,11 @@ impl Rooms {
         let Some(room) = self.rooms.get(room_key) else {
             return;
         };
+        let publishers: Vec<(u32, &str)> = room
+            .publishers
+            .iter()
+            .filter_map(|&id| Some((source_of(id), self.sessions.get(&id)?.user.open_id.as_str())))
+            .collect();
         let recipients = room
             .members
             .iter()
@@ -398,6 +463,11 @@ impl Rooms {
                     connection: s.connection?,
                     listening: !s.mute.mute_earphone,
                     sending: !s.mute.mute_microphone,
+                    video_from: video_sources_for(
+                        source_of(id),
+                        s.video_subscription.as_deref(),
+                        &publishers,
+                    ),
                 })
             })
             .collect();
@@ -416,6 +486,8 @@ impl Rooms {
             return;
         };
         room.members.retain(|&id| id != session);
+        let was_publishing = room.publishers.contains(&session);
+        room.publishers.retain(|&id| id != session);
         if room.members.is_empty() {
             room.media.set(Vec::new());
             self.rooms.remove(&s.room);
@@ -424,6 +496,25 @@ impl Rooms {
         self.refresh_media(&s.room);
         if announce {
             self.broadcast_members(&s.room, None);
+        }
+        if was_publishing {
+            self.broadcast_video_members(&s.room);
+        }
+    }
+
+    fn broadcast_video_members(&mut self, room_key: &RoomKey) {
+        let open_id_list = self.video_members_of(room_key);
+        self.broadcast(room_key, None, |_| ServerMessage::VideoMembersChanged {
+            open_id_list: open_id_list.clone(),
+        });
+    }
+
+    /// Tells one member who publishes video in its room.
+    fn send_video_members(&mut self, room_key: &RoomKey, session: SessionId) {
+        let open_id_list = self.video_members_of(room_key);
+        if let Some(link) = self.sessions.get(&session).and_then(|s| s.link.as_ref()) {
+            // A full queue here is a member that stopped reading: the next broadcast cuts it.
+            let _ = link.try_send(ServerMessage::VideoMembersChanged { open_id_list });
         }
     }
 

@@ -605,10 +605,3 @@ impl Media {
         .to_string()
     }
 }
-
-/// Reads relayed datagrams into `media` until the connection closes.
-pub(crate) async fn receive_loop(connection: quinn::Connection, media: Arc<Media>) {
-    while let Ok(datagram) = connection.read_datagram().await {
-        media.receive(&datagram);
-    }
-}
