@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::udp_proxy::{Impairment, UdpProxy};
 use common::*;
 use voipchat::video::picture::{psnr_y, Picture};
-use voipchat::{Client, ErrorCode, RoomType};
+use voipchat::{Client, ErrorCode, Event, RoomType};
 
 const FPS: u64 = 30;
 
@@ -59,11 +59,23 @@ fn video_room(open_id: &str, room: &str) -> voipchat::JoinParams {
 }
 
 async fn join_video(server: &voipchat::Server, open_ids: &[&str], room: &str) -> Vec<Client> {
+    join_video_with_events(server, open_ids, room)
+        .await
+        .into_iter()
+        .map(|(client, _)| client)
+        .collect()
+}
+
+async fn join_video_with_events(
+    server: &voipchat::Server,
+    open_ids: &[&str],
+    room: &str,
+) -> Vec<(Client, Events)> {
     let mut clients = Vec::new();
     for open_id in open_ids {
-        let (client, _events) = client(server);
+        let (client, events) = client(server);
         client.join(video_room(open_id, room)).await.unwrap();
-        clients.push(client);
+        clients.push((client, events));
     }
     // Every member's list includes the others before anyone pushes.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -265,4 +277,120 @@ async fn at_5_percent_loss_resends_keep_nearly_every_frame() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_20_percent_loss_the_picture_keeps_moving_and_is_never_corrupt() {
     through_loss(0.20, 0.6).await;
+}
+
+/// The next video members list `events` reports.
+async fn video_members(events: &mut Events) -> Vec<String> {
+    events
+        .wait_for(|e| match e {
+            Event::VideoMembersChanged(list) => Some(list.clone()),
+            _ => None,
+        })
+        .await
+}
+
+/// Pushes `frames` frames in real time at each of `senders` (the same pattern, each from its
+/// own frame counter), as several cameras at once.
+async fn push_together(senders: &[&Client], frames: u32) {
+    let sources = source_pictures(frames);
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / FPS));
+    for source in &sources {
+        tick.tick().await;
+        for sender in senders {
+            sender.push_video_frame(source).unwrap();
+        }
+    }
+}
+
+fn sequence_of(receiver: &Client, from: &str) -> u64 {
+    receiver
+        .latest_video_frame(from)
+        .map_or(0, |frame| frame.sequence)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_video_members_event_lists_publishers_in_the_order_they_started() {
+    let server = server().await;
+    let mut members = join_video_with_events(&server, &["alice", "bob", "carol"], "pub-room").await;
+    let (carol, mut carol_events) = members.pop().unwrap();
+    let (bob, _) = members.pop().unwrap();
+    let (alice, _) = members.pop().unwrap();
+    push_together(&[&alice], 5).await;
+    assert_eq!(video_members(&mut carol_events).await, vec!["alice"]);
+    push_together(&[&alice, &bob], 5).await;
+    assert_eq!(video_members(&mut carol_events).await, vec!["alice", "bob"]);
+    // Alice's camera stops; bob's goes on. A second after her last frame she is no publisher.
+    push_together(&[&bob], 60).await;
+    assert_eq!(video_members(&mut carol_events).await, vec!["bob"]);
+    // A newcomer hears who publishes as soon as it joins.
+    let (dave, mut dave_events) = client(&server);
+    let bob_alone = [&bob];
+    let pushing = push_together(&bob_alone, 15);
+    let (joined, _) = tokio::join!(dave.join(video_room("dave", "pub-room")), pushing);
+    joined.unwrap();
+    assert_eq!(video_members(&mut dave_events).await, vec!["bob"]);
+    drop(carol);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_a_member_sees_the_first_two_publishers_and_a_subscription_changes_whom() {
+    let server = server().await;
+    let clients = join_video(&server, &["a", "b", "c", "viewer"], "sub-room").await;
+    let (a, b, c, viewer) = (&clients[0], &clients[1], &clients[2], &clients[3]);
+    // a, then b, then c start their cameras.
+    push_together(&[a], 3).await;
+    push_together(&[a, b], 3).await;
+    push_together(&[a, b, c], 30).await;
+    let before: Vec<u64> = ["a", "b", "c"].map(|id| sequence_of(viewer, id)).to_vec();
+    println!("default: pictures from a, b, c: {before:?}");
+    assert!(
+        before[0] > 10 && before[1] > 10,
+        "the first two publishers are shown"
+    );
+    assert_eq!(
+        before[2], 0,
+        "a third publisher is not sent without a subscription"
+    );
+
+    viewer
+        .subscribe_video_members(vec!["c".into()])
+        .await
+        .unwrap();
+    push_together(&[a, b, c], 30).await;
+    let after: Vec<u64> = ["a", "b", "c"].map(|id| sequence_of(viewer, id)).to_vec();
+    println!("subscribed to c: pictures from a, b, c: {after:?}");
+    assert!(after[2] > 10, "c is shown once subscribed");
+    assert!(
+        after[0] - before[0] <= 2 && after[1] - before[1] <= 2,
+        "a and b stop (bar frames in flight)"
+    );
+    // An empty subscription receives no one.
+    viewer.subscribe_video_members(vec![]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let still = sequence_of(viewer, "c");
+    push_together(&[a, b, c], 15).await;
+    assert!(
+        sequence_of(viewer, "c") - still <= 2,
+        "nobody after an empty subscription"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribing_outside_a_video_room_is_refused_with_a_clear_code() {
+    let server = server().await;
+    let (alice, _events) = client(&server);
+    let error = alice
+        .subscribe_video_members(vec!["bob".into()])
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, ErrorCode::NotInRoom, "{error}");
+    alice.join(signed("alice", "plain-voice")).await.unwrap();
+    let error = alice
+        .subscribe_video_members(vec!["bob".into()])
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, ErrorCode::RoomTypeMismatch, "{error}");
+    let too_many: Vec<String> = (0..65).map(|i| format!("member-{i}")).collect();
+    let error = alice.subscribe_video_members(too_many).await.unwrap_err();
+    assert_eq!(error.code, ErrorCode::InvalidArgument, "{error}");
 }

@@ -11,7 +11,10 @@ use common::signal::*;
 use common::talk::as_sent;
 use common::udp_proxy::{Impairment, UdpProxy};
 use common::*;
-use voipchat::{AudioProcessing, Client, ClientConfig, Event, MuteConfig, VoiceEnhancement};
+use voipchat::{
+    AudioProcessing, Client, ClientConfig, Event, JoinParams, MuteConfig, Picture, RoomType,
+    VoiceEnhancement,
+};
 
 const RATE: u32 = 48_000;
 
@@ -65,11 +68,23 @@ impl Call {
 }
 
 async fn join_call(names: &[&str], config: impl Fn() -> ClientConfig) -> (Call, Vec<Events>) {
+    join_call_in(RoomType::Voice, names, config).await
+}
+
+async fn join_call_in(
+    room_type: RoomType,
+    names: &[&str],
+    config: impl Fn() -> ClientConfig,
+) -> (Call, Vec<Events>) {
     let mut clients = Vec::new();
     let mut events = Vec::new();
     for name in names {
         let (client, rx) = Client::with_channel(config()).unwrap();
-        client.join(signed(name, "voice-room")).await.unwrap();
+        let params = JoinParams {
+            room_type,
+            ..signed(name, "voice-room")
+        };
+        client.join(params).await.unwrap();
         clients.push(Arc::new(client));
         events.push(Events(rx));
     }
@@ -150,6 +165,45 @@ async fn what_a_says_b_hears_aligned_and_recognisable() {
     // The same through bob's per-member pull.
     let (_call, heard) = run(call, vec![speech.clone()], 3.6, vec![(1, "alice".into())]).await;
     assert_heard_aligned_and_whole(&speech, &heard.mix[1], "alice -> bob (pull_member)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_video_room_voice_is_heard_as_in_a_voice_room_while_video_flows() {
+    let server = server().await;
+    let (call, _events) =
+        join_call_in(RoomType::Video, &["alice", "bob"], || config_for(&server)).await;
+    // Alice's camera runs through the whole utterance: a picture that changes every frame.
+    let camera = call.clients[0].clone();
+    let pushing = tokio::spawn(async move {
+        let pictures: Vec<Picture> = (0..8u8)
+            .map(|n| {
+                let rgba: Vec<u8> = (0..640 * 360 * 4).map(|i| (i as u8) ^ (n * 31)).collect();
+                Picture::from_rgba(640, 360, 640 * 4, &rgba).unwrap()
+            })
+            .collect();
+        let mut tick = tokio::time::interval(Duration::from_micros(33_333));
+        for n in 0..110 {
+            tick.tick().await;
+            camera
+                .push_video_frame(&pictures[n % pictures.len()])
+                .unwrap();
+        }
+    });
+    let speech = speech_like(3.0, 140.0, RATE);
+    let (call, heard) = run(call, vec![speech.clone()], 3.6, vec![]).await;
+    pushing.await.unwrap();
+    assert_heard_aligned_and_whole(
+        &speech,
+        &heard.mix[1],
+        "alice -> bob (video room, camera on)",
+    );
+    let pictures = call.clients[1]
+        .latest_video_frame("alice")
+        .map_or(0, |frame| frame.sequence);
+    assert!(
+        pictures > 60,
+        "bob saw {pictures} of alice's pictures meanwhile"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -509,9 +509,13 @@ impl Rooms {
         });
     }
 
-    /// Tells one member who publishes video in its room.
+    /// Tells one member who publishes video in its room, if anyone does (no publisher is
+    /// where every member starts, not a change).
     fn send_video_members(&mut self, room_key: &RoomKey, session: SessionId) {
         let open_id_list = self.video_members_of(room_key);
+        if open_id_list.is_empty() {
+            return;
+        }
         if let Some(link) = self.sessions.get(&session).and_then(|s| s.link.as_ref()) {
             // A full queue here is a member that stopped reading: the next broadcast cuts it.
             let _ = link.try_send(ServerMessage::VideoMembersChanged { open_id_list });
