@@ -398,6 +398,8 @@ typedef struct {
     char interrupted_msg[512];
     int members_count;
     int speakers_count;
+    int video_members_count;
+    char video_members_first[64];
     int log_count;
 } Events;
 static Events g_events;
@@ -1334,6 +1336,126 @@ static void case_external_audio(void) {
     EXPECT_OK(exit_call("exit", VOIP_OK), "exitVoIPChat:ok");
 }
 
+static void on_video_members(const VoipResult *r, void *ud) {
+    note_context("video members listener");
+    Events *e = ud;
+    pthread_mutex_lock(&g_lock);
+    e->video_members_count++;
+    snprintf(e->video_members_first, sizeof e->video_members_first, "%s",
+             r && r->open_id_count > 0 && r->open_id_list[0] ? r->open_id_list[0] : "");
+    pthread_cond_broadcast(&g_cond);
+    pthread_mutex_unlock(&g_lock);
+}
+
+static bool got_video_members(void *arg) { return ((Events *)arg)->video_members_count > 0; }
+
+static Call *subscribe_call(const char *const *ids, size_t count, const char *label,
+                            int expected_rc) {
+    Call *c = new_call(label);
+    int rc = voip_subscribe_video_members(ids, count, callbacks(), c);
+    check_impl(rc == expected_rc, __FILE__, __LINE__,
+               "voip_subscribe_video_members(%s) returns %d (got %d)", label, expected_rc, rc);
+    return c;
+}
+
+/* Checks that pushing `frame` fails with -1001 and a reason that starts as expected. */
+static void push_refused_at(const VoipVideoFrame *frame, const char *reason_start, const char *file,
+                            int line) {
+    int rc = voip_video_push_frame(frame);
+    const char *msg = voip_last_error_message();
+    check_impl(rc == VOIP_ERR_INVALID_ARGUMENT && strncmp(msg, reason_start, strlen(reason_start)) == 0,
+               file, line, "push refused with -1001 \"%s...\" (got %d \"%s\")", reason_start, rc, msg);
+}
+#define PUSH_REFUSED(frame, reason) push_refused_at((frame), (reason), __FILE__, __LINE__)
+
+/* Video across the ABI: refused outside a call and in a voice room; in a video room, bad frames
+ * (NULL, zero and huge sizes, short strides, NULL planes, made-up formats) are -1001 with a
+ * reason and nothing is read; real RGBA and I420 frames are encoded (VP8, under valgrind
+ * here) and make this member a publisher, which the video members listener reports; pulls
+ * and subscriptions answer as documented. */
+static void case_video(void) {
+    VoipConfig config = base_config();
+    if (!sdk_up(&config)) return;
+    CHECK_INT(voip_on_video_members_changed(on_video_members, &g_events), VOIP_OK);
+    enum { W = 320, H = 180 };
+    static uint8_t rgba[W * H * 4], y[W * H], u[W * H / 4], v[W * H / 4];
+    VoipVideoFrame frame = {VOIP_PIXEL_RGBA, W, H, {rgba, NULL, NULL}, {W * 4, 0, 0}, 0};
+    const char *bob[] = {"bob"};
+    CHECK_INT(voip_video_push_frame(&frame), VOIP_ERR_NOT_IN_ROOM);
+    CHECK_STR(voip_last_error_message(), "push_video_frame: not in a video call");
+    Call *c = subscribe_call(bob, 1, "subscribe outside a call", VOIP_ERR_NOT_IN_ROOM);
+    EXPECT_FAIL(c, VOIP_ERR_NOT_IN_ROOM, "subscribeVoIPVideoMembers");
+
+    static JoinReq voice;
+    join_and_wait(&voice, "alice", "video-in-voice");
+    CHECK_INT(voip_video_push_frame(&frame), VOIP_ERR_ROOM_TYPE_MISMATCH);
+    c = subscribe_call(bob, 1, "subscribe in a voice room", VOIP_OK);
+    EXPECT_FAIL(c, VOIP_ERR_ROOM_TYPE_MISMATCH, "subscribeVoIPVideoMembers");
+    EXPECT_OK(exit_call("exit voice", VOIP_OK), "exitVoIPChat:ok");
+
+    static JoinReq video;
+    sign_join(&video, "alice", "video");
+    video.p.room_type = VOIP_ROOM_VIDEO;
+    EXPECT_OK(join(&video, "join video", VOIP_OK), "joinVoIPChat:ok");
+    PUSH_REFUSED(NULL, "push_video_frame: frame is NULL");
+    VoipVideoFrame bad = frame;
+    bad.width = 0;
+    PUSH_REFUSED(&bad, "push_video_frame: frame size 0x180 is too small");
+    bad = frame;
+    bad.width = 100000;
+    bad.height = 100000;
+    PUSH_REFUSED(&bad, "push_video_frame: frame size 100000x100000 is too large");
+    bad = frame;
+    bad.strides[0] = W; /* a quarter of an RGBA row */
+    PUSH_REFUSED(&bad, "RGBA stride 320 is smaller than one row");
+    bad = frame;
+    bad.planes[0] = NULL;
+    PUSH_REFUSED(&bad, "RGBA plane is NULL");
+    bad = frame;
+    bad.format = 7;
+    PUSH_REFUSED(&bad, "push_video_frame: format 7 is not");
+    VoipVideoFrame i420 = {VOIP_PIXEL_I420, W, H, {y, u, NULL}, {W, W / 2, W / 2}, 0};
+    PUSH_REFUSED(&i420, "V plane is NULL");
+    i420.planes[2] = v;
+
+    for (int n = 0; n < 20; n++) { /* a moving bar, alternately as RGBA and as I420 */
+        for (int i = 0; i < W * H; i++) {
+            uint8_t level = (uint8_t)((i % W + n * 8) % W < 40 ? 235 : 40);
+            rgba[i * 4] = rgba[i * 4 + 1] = rgba[i * 4 + 2] = level;
+            y[i] = level;
+        }
+        memset(u, 128, sizeof u);
+        memset(v, 128, sizeof v);
+        CHECK_INT(voip_video_push_frame(n % 2 ? &i420 : &frame), VOIP_OK);
+        if (g_mode == VOIP_DISPATCH_POLL) poll_once();
+        sleep_ms(33);
+    }
+    WAIT_UNTIL(got_video_members, &g_events, 5.0, "video-members-changed with the local user");
+    pthread_mutex_lock(&g_lock);
+    CHECK_STR(g_events.video_members_first, "alice");
+    pthread_mutex_unlock(&g_lock);
+
+    VoipVideoFrame out = {VOIP_PIXEL_RGBA, W, H, {rgba, NULL, NULL}, {W * 4, 0, 0}, 0};
+    CHECK_INT(voip_video_pull_frame("alice", &out), 0); /* nobody's picture of ourselves */
+    CHECK_INT(voip_video_pull_frame("nobody", &out), 0);
+    CHECK_INT(voip_video_pull_frame(NULL, &out), VOIP_ERR_INVALID_ARGUMENT);
+    CHECK_INT(voip_video_pull_frame("bob", NULL), VOIP_ERR_INVALID_ARGUMENT);
+    CHECK_STR(voip_last_error_message(), "pull_video_frame: out is NULL");
+
+    EXPECT_OK(subscribe_call(bob, 1, "subscribe", VOIP_OK), "subscribeVoIPVideoMembers:ok");
+    EXPECT_OK(subscribe_call(NULL, 0, "subscribe to none", VOIP_OK),
+              "subscribeVoIPVideoMembers:ok");
+    c = subscribe_call(NULL, 1, "subscribe NULL", VOIP_ERR_INVALID_ARGUMENT);
+    EXPECT_FAIL(c, VOIP_ERR_INVALID_ARGUMENT, "subscribeVoIPVideoMembers");
+    const char *with_null[] = {"bob", NULL};
+    c = subscribe_call(with_null, 2, "subscribe with a NULL id", VOIP_ERR_INVALID_ARGUMENT);
+    EXPECT_FAIL(c, VOIP_ERR_INVALID_ARGUMENT, "subscribeVoIPVideoMembers");
+    c = subscribe_call(bob, 65, "subscribe 65", VOIP_ERR_INVALID_ARGUMENT);
+    EXPECT_FAIL(c, VOIP_ERR_INVALID_ARGUMENT, "subscribeVoIPVideoMembers");
+    EXPECT_OK(exit_call("exit video", VOIP_OK), "exitVoIPChat:ok");
+    CHECK_INT(voip_on_video_members_changed(NULL, NULL), VOIP_OK);
+}
+
 static bool stats_contain(const char *text) {
     static char stats[4096];
     return voip_stats_json(stats, sizeof stats, NULL) == VOIP_OK && strstr(stats, text) != NULL;
@@ -1430,6 +1552,7 @@ static void run_suite(VoipDispatch mode) {
     RUN(case_failed_init_leaves_no_thread);
     RUN(case_external_audio);
     RUN(case_voice_enhancement);
+    RUN(case_video);
     RUN(case_shutdown_inside_callback); /* last: it ends the SDK from inside a callback */
 }
 
