@@ -1,5 +1,6 @@
-//! The Quick start demo: an embedded relay and four players in one room, talking. Every event
-//! is printed as it happens, and what bob heard is written to `demo-bob-heard.wav`.
+//! The Quick start demo: an embedded relay and four players in one room, talking, then two in a
+//! video room. Every event is printed as it happens; what bob heard is written to
+//! `demo-bob-heard.wav`, and a few of the pictures he was sent to `demo-bob-video-*.png`.
 //!
 //! Run it with `cargo run --release --example demo`. With a microphone and speakers on the
 //! machine, a fifth player, "you", joins on the system's devices and hears the others (and they
@@ -13,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use voipchat::{
-    auth, AudioConfig, AudioMode, Client, ClientConfig, Event, JoinParams, MuteConfig, Server,
-    ServerConfig,
+    auth, AudioConfig, AudioMode, Client, ClientConfig, Event, JoinParams, MuteConfig, Picture,
+    RoomType, Server, ServerConfig,
 };
 
 const APP_ID: &str = "wx-demo";
@@ -98,6 +99,137 @@ fn phrase(seconds: f32, pitch_hz: f32) -> Vec<f32> {
             0.25 * voice * syllable
         })
         .collect()
+}
+
+/// Frame `n` of a camera stand-in: a 1280x720 test card (colour bars) with a white box
+/// sweeping across it, as RGBA.
+fn test_card(n: u32) -> Vec<u8> {
+    const BARS: [[u8; 3]; 7] = [
+        [235, 235, 235],
+        [235, 235, 16],
+        [16, 235, 235],
+        [16, 235, 16],
+        [235, 16, 235],
+        [235, 16, 16],
+        [16, 16, 235],
+    ];
+    let (w, h) = (1280u32, 720u32);
+    let box_x = (n * 24) % (w - 160);
+    let mut rgba = Vec::with_capacity((w * h * 4) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            let in_box = (box_x..box_x + 160).contains(&x) && (280..440).contains(&y);
+            let [r, g, b] = if in_box {
+                [255, 255, 255]
+            } else {
+                BARS[(x * 7 / w) as usize]
+            };
+            rgba.extend_from_slice(&[r, g, b, 255]);
+        }
+    }
+    rgba
+}
+
+/// A PNG of an RGBA picture, uncompressed (stored deflate blocks): enough to look at, with no
+/// image library.
+fn write_png(path: &str, width: u32, height: u32, rgba: &[u8]) -> std::io::Result<()> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &byte in bytes {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    fn chunk(png: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = png.len();
+        png.extend_from_slice(kind);
+        png.extend_from_slice(data);
+        let crc = crc32(&png[start..]);
+        png.extend_from_slice(&crc.to_be_bytes());
+    }
+    let mut raw = Vec::with_capacity(rgba.len() + height as usize);
+    for row in rgba.chunks_exact(width as usize * 4) {
+        raw.push(0); // no filter
+        raw.extend_from_slice(row);
+    }
+    let mut zlib = vec![0x78, 0x01];
+    let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
+    for (i, block) in blocks.iter().enumerate() {
+        zlib.push(u8::from(i + 1 == blocks.len()));
+        let len = block.len() as u16;
+        zlib.extend_from_slice(&len.to_le_bytes());
+        zlib.extend_from_slice(&(!len).to_le_bytes());
+        zlib.extend_from_slice(block);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for &byte in &raw {
+        a = (a + u32::from(byte)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    zlib.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    let mut header = Vec::new();
+    header.extend_from_slice(&width.to_be_bytes());
+    header.extend_from_slice(&height.to_be_bytes());
+    header.extend_from_slice(&[8, 6, 0, 0, 0]); // 8-bit RGBA
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    chunk(&mut png, b"IHDR", &header);
+    chunk(&mut png, b"IDAT", &zlib);
+    chunk(&mut png, b"IEND", &[]);
+    std::fs::write(path, png)
+}
+
+/// Two seconds of a video room: alice's "camera" (a 1280x720 test card) pushed at 30 fps,
+/// scaled to 640x360 and sent; bob pulls her latest picture each frame, as an engine would
+/// before drawing, and a few of them are written out.
+async fn video_call(server: &Server, started: Instant) -> Result<(), Box<dyn std::error::Error>> {
+    let alice = player(server, "alice", AudioMode::External, started);
+    let bob = player(server, "bob", AudioMode::External, started);
+    for (client, name) in [(&alice, "alice"), (&bob, "bob")] {
+        let params = JoinParams {
+            room_type: RoomType::Video,
+            ..backend_signs(name, "arena-1")
+        };
+        client.join(params).await?;
+    }
+    println!("           video  alice and bob joined video room arena-1");
+    let cards: Vec<Vec<u8>> = (0..60).map(test_card).collect();
+    let mut tick = tokio::time::interval(Duration::from_micros(33_333));
+    let (mut shown, mut written, mut last) = (0, Vec::new(), 0);
+    for (n, card) in cards.iter().enumerate() {
+        tick.tick().await;
+        alice.push_video_frame(&Picture::from_rgba(1280, 720, 1280 * 4, card)?)?;
+        if let Some(frame) = bob.latest_video_frame("alice") {
+            if frame.sequence != last {
+                last = frame.sequence;
+                shown += 1;
+                if n >= 20 * written.len() + 19 {
+                    let path = format!("demo-bob-video-{}.png", written.len() + 1);
+                    let mut rgba = Vec::new();
+                    frame.picture.to_rgba(&mut rgba);
+                    let (w, h) = (frame.picture.width(), frame.picture.height());
+                    write_png(&path, w, h, &rgba)?;
+                    written.push(format!("{path} ({w}x{h}, picture {})", frame.sequence));
+                }
+            }
+        }
+    }
+    println!(
+        "           bob    saw {shown} of alice's 60 frames change on his screen; wrote {}",
+        written.join(", ")
+    );
+    let stats: serde_json::Value = serde_json::from_str(&bob.stats_json())?;
+    println!("           bob    video stats: {}", stats["video"]);
+    alice.exit().await?;
+    bob.exit().await?;
+    Ok(())
 }
 
 fn write_wav(path: &str, samples: &[f32]) -> std::io::Result<()> {
@@ -241,6 +373,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         you.exit().await?;
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // The lobby's players leave; two of them meet again in a video room.
+    for (player, name) in players.iter().zip(names) {
+        if name != "carol" {
+            player.exit().await?;
+        }
+    }
+    video_call(&server, started).await?;
 
     println!("relay shutting down: {:?}", server.stats());
     server.shutdown().await;
