@@ -289,12 +289,12 @@ async fn video_members(events: &mut Events) -> Vec<String> {
         .await
 }
 
-/// Pushes `frames` frames in real time at each of `senders` (the same pattern, each from its
-/// own frame counter), as several cameras at once.
-async fn push_together(senders: &[&Client], frames: u32) {
-    let sources = source_pictures(frames);
+/// Pushes `sources` in real time at each of `senders`, as several cameras at once. The pictures
+/// are made beforehand: making them here (slow in a debug build) would pause every camera
+/// long enough to stop counting as publishing.
+async fn push_together(senders: &[&Client], sources: &[Picture]) {
     let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / FPS));
-    for source in &sources {
+    for source in sources {
         tick.tick().await;
         for sender in senders {
             sender.push_video_frame(source).unwrap();
@@ -310,22 +310,23 @@ fn sequence_of(receiver: &Client, from: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_video_members_event_lists_publishers_in_the_order_they_started() {
+    let sources = source_pictures(60);
     let server = server().await;
     let mut members = join_video_with_events(&server, &["alice", "bob", "carol"], "pub-room").await;
     let (carol, mut carol_events) = members.pop().unwrap();
     let (bob, _) = members.pop().unwrap();
     let (alice, _) = members.pop().unwrap();
-    push_together(&[&alice], 5).await;
+    push_together(&[&alice], &sources[..5]).await;
     assert_eq!(video_members(&mut carol_events).await, vec!["alice"]);
-    push_together(&[&alice, &bob], 5).await;
+    push_together(&[&alice, &bob], &sources[..5]).await;
     assert_eq!(video_members(&mut carol_events).await, vec!["alice", "bob"]);
     // Alice's camera stops; bob's goes on. A second after her last frame she is no publisher.
-    push_together(&[&bob], 60).await;
+    push_together(&[&bob], &sources[..60]).await;
     assert_eq!(video_members(&mut carol_events).await, vec!["bob"]);
     // A newcomer hears who publishes as soon as it joins.
     let (dave, mut dave_events) = client(&server);
     let bob_alone = [&bob];
-    let pushing = push_together(&bob_alone, 15);
+    let pushing = push_together(&bob_alone, &sources[..15]);
     let (joined, _) = tokio::join!(dave.join(video_room("dave", "pub-room")), pushing);
     joined.unwrap();
     assert_eq!(video_members(&mut dave_events).await, vec!["bob"]);
@@ -334,13 +335,14 @@ async fn the_video_members_event_lists_publishers_in_the_order_they_started() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn by_default_a_member_sees_the_first_two_publishers_and_a_subscription_changes_whom() {
+    let sources = source_pictures(30);
     let server = server().await;
     let clients = join_video(&server, &["a", "b", "c", "viewer"], "sub-room").await;
     let (a, b, c, viewer) = (&clients[0], &clients[1], &clients[2], &clients[3]);
     // a, then b, then c start their cameras.
-    push_together(&[a], 3).await;
-    push_together(&[a, b], 3).await;
-    push_together(&[a, b, c], 30).await;
+    push_together(&[a], &sources[..3]).await;
+    push_together(&[a, b], &sources[..3]).await;
+    push_together(&[a, b, c], &sources[..30]).await;
     let before: Vec<u64> = ["a", "b", "c"].map(|id| sequence_of(viewer, id)).to_vec();
     println!("default: pictures from a, b, c: {before:?}");
     assert!(
@@ -356,7 +358,7 @@ async fn by_default_a_member_sees_the_first_two_publishers_and_a_subscription_ch
         .subscribe_video_members(vec!["c".into()])
         .await
         .unwrap();
-    push_together(&[a, b, c], 30).await;
+    push_together(&[a, b, c], &sources[..30]).await;
     let after: Vec<u64> = ["a", "b", "c"].map(|id| sequence_of(viewer, id)).to_vec();
     println!("subscribed to c: pictures from a, b, c: {after:?}");
     assert!(after[2] > 10, "c is shown once subscribed");
@@ -368,7 +370,7 @@ async fn by_default_a_member_sees_the_first_two_publishers_and_a_subscription_ch
     viewer.subscribe_video_members(vec![]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let still = sequence_of(viewer, "c");
-    push_together(&[a, b, c], 15).await;
+    push_together(&[a, b, c], &sources[..15]).await;
     assert!(
         sequence_of(viewer, "c") - still <= 2,
         "nobody after an empty subscription"

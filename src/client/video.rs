@@ -26,6 +26,7 @@ use crate::error::{ErrorCode, VoipError};
 use crate::net::video::{self as wire, KIND_KEYFRAME_REQUEST, KIND_RESEND_REQUEST, KIND_VIDEO};
 use crate::video::packetize::{cut, Reassembler};
 use crate::video::picture::Picture;
+use crate::video::rate::VideoRate;
 use crate::video::vp8::{EncoderSettings, Vp8Decoder, Vp8Encoder};
 
 /// What a member sends: the size frames are scaled to, the frame rate the encoder plans for,
@@ -99,6 +100,8 @@ struct Sending {
     /// The datagrams of the last [`RESEND_FRAMES`] frames, by frame number, for resends.
     recent: VecDeque<(u16, Vec<Bytes>)>,
     pieces_resent: u64,
+    /// The encoder's bitrate, backing off when receivers ask for pieces again.
+    rate: VideoRate,
 }
 
 struct FromMember {
@@ -152,6 +155,7 @@ impl Video {
                 told_publishing: false,
                 recent: VecDeque::with_capacity(RESEND_FRAMES),
                 pieces_resent: 0,
+                rate: VideoRate::new(config.target_kbps),
             }),
             receiving: Mutex::new(Receiving {
                 connection: None,
@@ -257,7 +261,12 @@ impl Video {
         // in 90 kHz ticks.
         let micros = self.epoch.elapsed().as_micros() as u64;
         let ticks = micros * VIDEO_CLOCK_HZ / 1_000_000;
+        let new_rate = sending.rate.update(now);
         let encoder = sending.encoder.as_mut().expect("created above");
+        if let Some(kbps) = new_rate {
+            // A rate libvpx refuses leaves the last one in force: nothing to tell the game.
+            let _ = encoder.set_target_kbps(kbps);
+        }
         let encoded = encoder
             .encode(&picture, micros, force_keyframe)
             .map_err(|e| VoipError::new(ErrorCode::System, format!("video encoder: {e}")))?;
@@ -275,6 +284,7 @@ impl Video {
             datagram,
             bytes_sent,
             recent,
+            rate,
             ..
         } = &mut *sending;
         if recent.len() == RESEND_FRAMES {
@@ -296,6 +306,7 @@ impl Video {
                 let _ = connection.send_datagram(bytes);
             },
         );
+        rate.sent(kept.len());
         recent.push_back((number, kept));
         sent.map_err(|e| {
             VoipError::new(
@@ -425,6 +436,7 @@ impl Video {
             .filter_map(|&i| pieces.get(usize::from(i)).cloned())
             .collect();
         sending.pieces_resent += again.len() as u64;
+        sending.rate.asked_again(again.len());
         for piece in again {
             let _ = connection.send_datagram(piece);
         }
@@ -467,6 +479,7 @@ impl Video {
             "keyframesSent": sending.keyframes_sent,
             "bytesSent": sending.bytes_sent,
             "piecesResent": sending.pieces_resent,
+            "targetKbps": sending.rate.kbps(),
             "members": members,
         })
     }

@@ -4,7 +4,9 @@
 //! - [`vp8`]: libvpx's VP8 encoder and decoder at real-time settings.
 //! - [`packetize`]: an encoded frame cut into QUIC datagrams and put back together, never
 //!   handing on a frame with a missing piece.
+//! - [`rate`]: a sender's bitrate, backing off when its receivers lose pieces.
 
 pub mod packetize;
 pub mod picture;
+pub mod rate;
 pub mod vp8;
