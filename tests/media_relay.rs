@@ -253,7 +253,7 @@ async fn a_member_over_its_media_budget_is_cut_to_it_and_no_one_else_is() {
         .lock()
         .unwrap()
         .iter()
-        .filter(|line| line.contains("media over its budget"))
+        .filter(|line| line.contains("voice over its budget"))
         .cloned()
         .collect();
     assert_eq!(over_budget.len(), 1, "{over_budget:?}");

@@ -41,9 +41,10 @@ OPTIONS:
     --max-members N            members per room, at least 1 [default: 10]
     --timestamp-window SECS    how far a join's timeStamp may be from this clock [default: 300]
     --resume-grace SECS        how long a dropped member keeps their seat [default: 10]
-    --member-media-kbps N      media one member may send; beyond it the relay drops its
+    --member-media-kbps N      voice one member may send; beyond it the relay drops its
                                datagrams and logs a warning; bursts of half a second
                                above it pass; 0 turns policing off [default: 512]
+    --member-video-kbps N      the same for video, budgeted apart from voice [default: 4096]
     --cert PEM --key PEM       TLS certificate chain and private key (both or neither);
                                without them a fresh self-signed certificate is made
     --log-level LEVEL          error, warn, info or debug [default: info]
@@ -163,6 +164,7 @@ struct ServeArgs {
     timestamp_window: Duration,
     resume_grace: Duration,
     member_media: MediaRateLimit,
+    member_video: MediaRateLimit,
     /// (certificate chain PEM, private key PEM)
     tls: Option<(String, String)>,
     log_level: LogLevel,
@@ -272,6 +274,7 @@ fn parse_serve(args: &[String]) -> Result<Command, UsageError> {
     let mut timestamp_window = None;
     let mut resume_grace = None;
     let mut member_media = None;
+    let mut member_video = None;
     let mut cert = None;
     let mut key = None;
     let mut log_level = None;
@@ -335,6 +338,15 @@ fn parse_serve(args: &[String]) -> Result<Command, UsageError> {
                 let kbps: u32 = parse_number(flag, &value, "a number of kbit/s", error)?;
                 set_once(
                     &mut member_media,
+                    flag,
+                    MediaRateLimit::from_kbps(kbps),
+                    error,
+                )?;
+            }
+            "--member-video-kbps" => {
+                let kbps: u32 = parse_number(flag, &value, "a number of kbit/s", error)?;
+                set_once(
+                    &mut member_video,
                     flag,
                     MediaRateLimit::from_kbps(kbps),
                     error,
@@ -419,6 +431,7 @@ fn parse_serve(args: &[String]) -> Result<Command, UsageError> {
         timestamp_window: timestamp_window.unwrap_or(defaults.timestamp_window),
         resume_grace: resume_grace.unwrap_or(defaults.resume_grace),
         member_media: member_media.unwrap_or(defaults.member_media),
+        member_video: member_video.unwrap_or(defaults.member_video),
         tls,
         log_level: log_level.unwrap_or(LogLevel::Info),
         cluster,
@@ -643,6 +656,7 @@ fn run_serve(args: ServeArgs) -> ExitCode {
         identity,
         resume_grace: args.resume_grace,
         member_media: args.member_media,
+        member_video: args.member_video,
         cluster: args.cluster,
         logger: logger.clone(),
         ..ServerConfig::default()
@@ -789,6 +803,7 @@ mod tests {
         assert_eq!(parsed.timestamp_window, Duration::from_secs(300));
         assert_eq!(parsed.resume_grace, Duration::from_secs(10));
         assert_eq!(parsed.member_media, MediaRateLimit::default());
+        assert_eq!(parsed.member_video, MediaRateLimit::video_default());
         assert_eq!(parsed.tls, None);
         assert_eq!(parsed.log_level, LogLevel::Info);
         assert_eq!(parsed.cluster, None);
@@ -888,6 +903,8 @@ mod tests {
             "--resume-grace",
             "0",
             "--member-media-kbps=64",
+            "--member-video-kbps",
+            "1024",
             "--cert",
             "c.pem",
             "--key=k.pem",
@@ -907,6 +924,7 @@ mod tests {
                 burst_bytes: 4096
             }
         );
+        assert_eq!(parsed.member_video, MediaRateLimit::from_kbps(1024));
         assert_eq!(parsed.tls, Some(("c.pem".into(), "k.pem".into())));
         assert_eq!(parsed.log_level, LogLevel::Debug);
     }

@@ -106,9 +106,14 @@ impl Default for Liveness {
     }
 }
 
+/// Datagrams a connection holds for sending before the oldest is dropped (quinn's default,
+/// made explicit because the relay sheds video against it: see `server/driver.rs`).
+pub const DATAGRAM_SEND_BUFFER: usize = 1024 * 1024;
+
 fn transport(liveness: Liveness, accepts_streams: bool) -> Arc<quinn::TransportConfig> {
     let mut transport = quinn::TransportConfig::default();
     transport
+        .datagram_send_buffer_size(DATAGRAM_SEND_BUFFER)
         .max_idle_timeout(Some(
             liveness
                 .idle_timeout

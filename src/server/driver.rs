@@ -37,6 +37,7 @@ use super::control_io::{Command, ConnectionEvent, ConnectionId, ControlIo, MAX_U
 use super::media::RoomMedia;
 use super::media_budget::{MediaBudget, MediaRateLimit};
 use crate::log::Logger;
+use crate::net::tls::DATAGRAM_SEND_BUFFER;
 use crate::net::{close_code, video};
 
 /// Control bytes queued for a client that does not read them before it counts as stuck. Member
@@ -311,6 +312,14 @@ impl Driver {
         else {
             return false;
         };
+        // A receiver whose queue has grown past VIDEO_QUEUE_LIMIT is slow (a congested path,
+        // a stalled peer): its video is shed here, so what it does get is its voice, on time.
+        // Its receivers' resend and keyframe requests, and the sender's backoff, recover the
+        // picture once it keeps up.
+        let queued_bytes = DATAGRAM_SEND_BUFFER - connection.quic.datagrams().send_buffer_space();
+        if is_video(&datagram) && queued_bytes > VIDEO_QUEUE_LIMIT {
+            return false;
+        }
         // A full datagram queue drops the oldest: for voice, newer beats complete.
         let queued = connection.quic.datagrams().send(datagram, true).is_ok();
         connection.mark_dirty(to.handle, &mut self.dirty);
@@ -816,6 +825,10 @@ fn proto_ecn(ecn: udp::EcnCodepoint) -> quinn_proto::EcnCodepoint {
         udp::EcnCodepoint::Ce => quinn_proto::EcnCodepoint::Ce,
     }
 }
+
+/// Datagrams waiting for one receiver beyond which its video is shed (voice is not): about half
+/// a second of an 800 kbps stream, or ten seconds of one voice.
+const VIDEO_QUEUE_LIMIT: usize = 48 * 1024;
 
 /// Video pieces and keyframe and resend requests draw on a member's video budget; everything else on its
 /// voice budget.
