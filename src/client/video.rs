@@ -6,14 +6,15 @@
 //! into pieces and sent as datagrams on the caller's thread (about 2 ms at 640x360 on this
 //! project's test machine; BENCHMARKS.md). A keyframe goes out first, whenever the member list
 //! grows (a newcomer has nothing to decode from), and when a receiver asks for one, at most
-//! once per [`KEYFRAME_MIN_INTERVAL`].
+//! once per [`KEYFRAME_MIN_INTERVAL`]. The last second of frames is kept to send pieces again
+//! on request, and the bitrate backs off while receivers keep asking (`crate::video::rate`).
 //!
 //! Receiving: the network task files pieces with the sender's reassembler and decodes whole
 //! frames as they complete, keeping the latest picture of each member with a sequence number
-//! (an engine uploads a texture only when it changed). A receiver that cannot decode (it
-//! joined mid-stream, or lost a piece) asks the sender for a keyframe, again every
-//! [`KEYFRAME_REASK`] while it waits; it shows nothing corrupt meanwhile, only the last good
-//! picture.
+//! (an engine uploads a texture only when it changed). A lost piece is asked for again; a
+//! receiver that still cannot decode (it joined mid-stream, or the resends did not come in
+//! time) asks the sender for a keyframe, again every [`KEYFRAME_REASK`] while it waits. It
+//! shows nothing corrupt meanwhile, only the last good picture.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -179,6 +180,7 @@ impl Video {
             sending.keyframe_wanted = true;
             // A new connection: say again whether we publish (the relay ignores a repeat).
             sending.told_publishing = false;
+            sending.rate = VideoRate::new(self.config.target_kbps);
         }
         let mut receiving = lock(&self.receiving);
         receiving.connection = Some(connection);
