@@ -331,6 +331,11 @@ typedef struct {
   uint64_t sequence;
 } VoipVideoFrame;
 
+/**
+ * A member's new picture (`voip_on_video_frame`): I420 planes valid only during the call.
+ */
+typedef void (*VoipVideoFrameFn)(const char *open_id, const VoipVideoFrame *frame, void *user_data);
+
 #define VOIP_ROOM_VOICE 0
 
 #define VOIP_ROOM_VIDEO 1
@@ -670,6 +675,16 @@ int32_t voip_subscribe_video_members(const char *const *open_ids,
                                      size_t count,
                                      VoipCallbacks callbacks,
                                      void *user_data);
+
+/**
+ * Video room: `listener(open_id, frame, user_data)` runs each time a new picture of a member
+ * is decoded, for engines that prefer a push to calling `voip_video_pull_frame` every frame.
+ * `frame` is I420, its planes read-only and valid only during the call (copy what you keep).
+ * Runs where every callback runs (an SDK thread, or inside `voip_poll`); pictures that arrive
+ * before it ran are not queued up: it is handed the latest. NULL turns it off. May be set
+ * before `voip_init`.
+ */
+int32_t voip_on_video_frame(VoipVideoFrameFn listener, void *user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::udp_proxy::{Impairment, UdpProxy};
@@ -183,6 +185,13 @@ fn assert_recognisable_in_order(
 async fn a_moving_picture_pushed_at_a_is_pulled_at_b_and_c_recognisably_in_order() {
     let server = server().await;
     let clients = join_video(&server, &["alice", "bob", "carol"], "video-room").await;
+    // Bob's engine is also told of each new picture (a push, for engines that prefer one).
+    let pushed_to_bob = Arc::new(AtomicU64::new(0));
+    let counter = pushed_to_bob.clone();
+    clients[1].on_video_frame(Some(Arc::new(move |open_id: &str| {
+        assert_eq!(open_id, "alice");
+        counter.fetch_add(1, Ordering::Relaxed);
+    })));
     let sources = source_pictures(60);
     let seen = stream(&clients[0], &[&clients[1], &clients[2]], "alice", &sources).await;
     for (i, name) in [(1, "bob"), (2, "carol")] {
@@ -198,6 +207,14 @@ async fn a_moving_picture_pushed_at_a_is_pulled_at_b_and_c_recognisably_in_order
     assert!(
         clients[0].latest_video_frame("bob").is_none(),
         "bob sent none"
+    );
+    let bob_shown = video_stats(&clients[1], "alice")["framesShown"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        pushed_to_bob.load(Ordering::Relaxed),
+        bob_shown,
+        "one push per picture"
     );
 }
 

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 pub use completion::Completion;
 pub use media::{AudioConfig, AudioMode};
-pub use video::{ReceivedFrame, VideoConfig};
+pub use video::{FrameHook, ReceivedFrame, VideoConfig};
 
 use media::Media;
 use video::Video;
@@ -317,6 +317,13 @@ impl Client {
         let (completion, result) = Completion::channel();
         self.subscribe_video_members_with(open_id_list, completion)?;
         result.await
+    }
+
+    /// Calls `hook` with a member's open id each time a new picture of theirs is decoded (then
+    /// [`Client::latest_video_frame`] has it), on the SDK's network task: it must return at
+    /// once. `None` removes it. For engines that prefer a push to polling every frame.
+    pub fn on_video_frame(&self, hook: Option<FrameHook>) {
+        self.shared.video.set_frame_hook(hook);
     }
 
     pub(crate) fn video(&self) -> Arc<Video> {

@@ -76,6 +76,10 @@ pub fn is_video_datagram(datagram: &[u8]) -> bool {
     )
 }
 
+/// Called with a member's open id each time a new picture of theirs is decoded, on the network
+/// task: it must return at once (take the picture with `latest_frame`, or hand the work on).
+pub type FrameHook = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// A member's latest picture, numbered: the number grows by one per decoded frame.
 #[derive(Debug, Clone)]
 pub struct ReceivedFrame {
@@ -122,6 +126,7 @@ struct Receiving {
 }
 
 pub struct Video {
+    frame_hook: Mutex<Option<FrameHook>>,
     /// Woken by the first frame of a stream, so the session tells the relay at once rather
     /// than at its next tick (the relay forwards only a publisher's video).
     pub(crate) started_publishing: tokio::sync::Notify,
@@ -138,6 +143,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Video {
     pub fn new(config: VideoConfig) -> Arc<Video> {
         Arc::new(Video {
+            frame_hook: Mutex::new(None),
             started_publishing: tokio::sync::Notify::new(),
             config,
             epoch: Instant::now(),
@@ -343,6 +349,11 @@ impl Video {
         Some(publishing)
     }
 
+    /// Whom to tell when a member's new picture is decoded (`None`: nobody).
+    pub fn set_frame_hook(&self, hook: Option<FrameHook>) {
+        *lock(&self.frame_hook) = hook;
+    }
+
     /// A datagram from the relay that [`is_video_datagram`] said is video.
     pub fn receive(&self, datagram: &[u8]) {
         if wire::decode_keyframe_request(datagram).is_some() {
@@ -358,9 +369,10 @@ impl Video {
             return;
         };
         let mut receiving = lock(&self.receiving);
-        if !receiving.members.contains_key(&source) {
+        let Some(open_id) = receiving.members.get(&source).cloned() else {
             return; // a member the room has not told us of yet, or one that left
-        }
+        };
+        let mut decoded = false;
         let connection = receiving.connection.clone();
         let from = match receiving.from.entry(source) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
@@ -383,10 +395,8 @@ impl Video {
             match from.decoder.decode(&frame.data) {
                 Ok(Some(picture)) => {
                     let sequence = from.latest.as_ref().map_or(1, |f| f.sequence + 1);
-                    from.latest = Some(ReceivedFrame {
-                        sequence,
-                        picture: picture.clone(),
-                    });
+                    from.latest = Some(ReceivedFrame { sequence, picture });
+                    decoded = true;
                 }
                 Ok(None) => {}
                 Err(_) => {
@@ -420,6 +430,11 @@ impl Video {
                 let request = wire::keyframe_request(source);
                 let _ = connection.send_datagram(Bytes::copy_from_slice(&request));
             }
+        }
+        drop(receiving);
+        let hook = lock(&self.frame_hook).clone();
+        if let (true, Some(hook)) = (decoded, hook) {
+            hook(&open_id);
         }
     }
 

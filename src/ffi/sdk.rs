@@ -46,7 +46,7 @@ pub(crate) fn not_initialized() -> VoipError {
 /// A caller's `user_data`, carried to the thread that runs its callback. The SDK never
 /// dereferences it; the caller owns what it points to.
 #[derive(Clone, Copy)]
-struct UserData(*mut c_void);
+pub(crate) struct UserData(pub(crate) *mut c_void);
 // SAFETY: an opaque value handed back to the caller's own callbacks, never dereferenced here.
 unsafe impl Send for UserData {}
 // SAFETY: as above; shared only to be copied into jobs.
@@ -437,6 +437,7 @@ unsafe fn start_sdk(
     let client = Client::with_runtime(client_config, runtime.handle().clone(), sink)?;
     super::audio::set_external(external.then(|| client.media()));
     super::video::set_video(Some(client.video()));
+    client.on_video_frame(Some(super::video::frame_hook(dispatcher.clone())));
     Ok(Sdk {
         runtime,
         client,

@@ -171,6 +171,15 @@ pub struct VoipResult {
 pub type VoipResultFn =
     Option<unsafe extern "C" fn(result: *const VoipResult, user_data: *mut c_void)>;
 
+/// A member's new picture (`voip_on_video_frame`): I420 planes valid only during the call.
+pub type VoipVideoFrameFn = Option<
+    unsafe extern "C" fn(
+        open_id: *const c_char,
+        frame: *const VoipVideoFrame,
+        user_data: *mut c_void,
+    ),
+>;
+
 pub type VoipStateFn =
     Option<unsafe extern "C" fn(code: VoipState, data_json: *const c_char, user_data: *mut c_void)>;
 

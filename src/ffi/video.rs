@@ -3,14 +3,16 @@
 //! (a push encodes for a couple of milliseconds): the client's video is found through a
 //! read-mostly slot, as external audio is.
 
+use std::collections::HashSet;
 use std::ffi::{c_char, c_void};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
-use super::sdk::{call_with_callbacks, not_initialized};
+use super::dispatch::Dispatcher;
+use super::sdk::{call_with_callbacks, not_initialized, UserData};
 use super::strings;
 use super::types::*;
 use super::{catch, status_code};
-use crate::client::video::Video;
+use crate::client::video::{FrameHook, Video};
 use crate::error::{ErrorCode, VoipError};
 use crate::server::MAX_VIDEO_SUBSCRIPTION;
 use crate::video::picture::{Picture, MAX_LONG_SIDE};
@@ -262,4 +264,84 @@ pub unsafe extern "C" fn voip_subscribe_video_members(
                 .subscribe_video_members_with(list, reply.completion())
         },
     )
+}
+
+/// The engine's `voip_on_video_frame` listener; like the others, it may be set before
+/// `voip_init` and stays set across `voip_shutdown`.
+static FRAME_LISTENER: Mutex<(VoipVideoFrameFn, UserData)> =
+    Mutex::new((None, UserData(std::ptr::null_mut())));
+/// Members whose new picture is queued for the listener: a member gets one queued call however
+/// many pictures arrive before it runs (in poll mode, until the engine polls), and that call
+/// hands over the latest.
+static FRAMES_QUEUED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+
+fn frame_listener() -> (VoipVideoFrameFn, UserData) {
+    *FRAME_LISTENER.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What the client calls on each decoded picture: one dispatcher job per member at a time.
+pub(crate) fn frame_hook(dispatcher: Arc<Dispatcher>) -> FrameHook {
+    Arc::new(move |open_id: &str| {
+        if frame_listener().0.is_none() {
+            return;
+        }
+        let newly_queued = FRAMES_QUEUED
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(HashSet::new)
+            .insert(open_id.to_string());
+        if !newly_queued {
+            return;
+        }
+        let open_id = open_id.to_string();
+        dispatcher.push(Box::new(move || deliver_frame(&open_id)));
+    })
+}
+
+/// Hands the listener `open_id`'s latest picture, as read-only I420 planes.
+fn deliver_frame(open_id: &str) {
+    if let Some(queued) = FRAMES_QUEUED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_mut()
+    {
+        queued.remove(open_id);
+    }
+    let (Some(listener), user_data) = frame_listener() else {
+        return;
+    };
+    let Some(frame) = video().ok().and_then(|video| video.latest_frame(open_id)) else {
+        return;
+    };
+    let picture = &frame.picture;
+    let (width, height) = (picture.width(), picture.height());
+    let out = VoipVideoFrame {
+        format: VOIP_PIXEL_I420,
+        width,
+        height,
+        // The listener only reads them (the type says so in the header): `*mut` is the one
+        // plane type push and pull share.
+        planes: [
+            picture.y().as_ptr().cast_mut(),
+            picture.u().as_ptr().cast_mut(),
+            picture.v().as_ptr().cast_mut(),
+        ],
+        strides: [width, width / 2, width / 2],
+        sequence: frame.sequence,
+    };
+    let id = strings::c_string(open_id);
+    // SAFETY: the listener and user_data the caller registered; the planes live until it returns.
+    unsafe { listener(id.as_ptr(), &out, user_data.0) };
+}
+
+/// Video room: `listener(open_id, frame, user_data)` runs each time a new picture of a member
+/// is decoded, for engines that prefer a push to calling `voip_video_pull_frame` every frame.
+/// `frame` is I420, its planes read-only and valid only during the call (copy what you keep).
+/// Runs where every callback runs (an SDK thread, or inside `voip_poll`); pictures that arrive
+/// before it ran are not queued up: it is handed the latest. NULL turns it off. May be set
+/// before `voip_init`.
+#[no_mangle]
+pub extern "C" fn voip_on_video_frame(listener: VoipVideoFrameFn, user_data: *mut c_void) -> i32 {
+    *FRAME_LISTENER.lock().unwrap_or_else(|p| p.into_inner()) = (listener, UserData(user_data));
+    VOIP_OK
 }

@@ -26,9 +26,11 @@ cc -std=c11 -Wall -Wextra -Werror -g -O0 -I include \
     tests/c/test_abi.c -o "$build/test_abi" \
     -L target/debug -lvoipchat -lpthread -lm -Wl,-rpath,"$root/target/debug"
 # The test must use the shared library (cdylib), found through the rpath.
-if ! ldd "$build/test_abi" | grep -q "$root/target/debug/libvoipchat.so"; then
+# (ldd's whole output first: `ldd | grep -q` fails under pipefail when grep stops reading early.)
+linked=$(ldd "$build/test_abi")
+if ! grep -q "$root/target/debug/libvoipchat.so" <<<"$linked"; then
     echo "test_abi is not linked against $root/target/debug/libvoipchat.so:" >&2
-    ldd "$build/test_abi" >&2
+    echo "$linked" >&2
     exit 1
 fi
 

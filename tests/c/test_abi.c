@@ -400,6 +400,7 @@ typedef struct {
     int speakers_count;
     int video_members_count;
     char video_members_first[64];
+    int video_frames;
     int log_count;
 } Events;
 static Events g_events;
@@ -1347,6 +1348,16 @@ static void on_video_members(const VoipResult *r, void *ud) {
     pthread_mutex_unlock(&g_lock);
 }
 
+static void on_video_frame(const char *open_id, const VoipVideoFrame *frame, void *ud) {
+    (void)open_id;
+    (void)frame;
+    note_context("video frame listener");
+    Events *e = ud;
+    pthread_mutex_lock(&g_lock);
+    e->video_frames++;
+    pthread_mutex_unlock(&g_lock);
+}
+
 static bool got_video_members(void *arg) { return ((Events *)arg)->video_members_count > 0; }
 
 static Call *subscribe_call(const char *const *ids, size_t count, const char *label,
@@ -1381,6 +1392,7 @@ static void case_video(void) {
     config.resume_timeout_ms = scaled_ms(10000);
     if (!sdk_up(&config)) return;
     CHECK_INT(voip_on_video_members_changed(on_video_members, &g_events), VOIP_OK);
+    CHECK_INT(voip_on_video_frame(on_video_frame, &g_events), VOIP_OK);
     enum { W = 320, H = 180 };
     static uint8_t rgba[W * H * 4], y[W * H], u[W * H / 4], v[W * H / 4];
     VoipVideoFrame frame = {VOIP_PIXEL_RGBA, W, H, {rgba, NULL, NULL}, {W * 4, 0, 0}, 0};
@@ -1458,6 +1470,10 @@ static void case_video(void) {
     EXPECT_FAIL(c, VOIP_ERR_INVALID_ARGUMENT, "subscribeVoIPVideoMembers");
     EXPECT_OK(exit_call("exit video", VOIP_OK), "exitVoIPChat:ok");
     CHECK_INT(voip_on_video_members_changed(NULL, NULL), VOIP_OK);
+    CHECK_INT(voip_on_video_frame(NULL, NULL), VOIP_OK);
+    pthread_mutex_lock(&g_lock);
+    CHECK_INT(g_events.video_frames, 0); /* alone: nobody's pictures to hand over */
+    pthread_mutex_unlock(&g_lock);
 }
 
 static bool stats_contain(const char *text) {
