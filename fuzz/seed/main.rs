@@ -2,7 +2,8 @@
 //! send: frames of every control message (a join signed as a backend signs it), Opus packets
 //! from the SDK's encoder (speech-like sound, FEC on, at 10 and 20 ms), those packets in real
 //! uplink and downlink datagrams, and a simulated call's packet stream for the jitter buffer
-//! (jitter, loss, reordering, talkspurts with pre-roll). Run from fuzz/:
+//! (jitter, loss, reordering, talkspurts with pre-roll), and VP8 frames from the SDK's encoder cut
+//! into video datagrams (whole, and with pieces lost and reordered). Run from fuzz/:
 //!
 //!     cargo run --bin seed_corpus
 //!
@@ -16,8 +17,12 @@ use voipchat::audio::codec::{EncoderConfig, VoiceEncoder};
 use voipchat::audio::frame_samples;
 use voipchat::auth;
 use voipchat::net::media::{self, AudioHeader};
+use voipchat::net::video;
 use voipchat::net::wire::{self, ClientMessage, JoinRequest, ServerMessage};
 use voipchat::types::{MuteConfig, RoomType};
+use voipchat::video::packetize::cut;
+use voipchat::video::picture::Picture;
+use voipchat::video::vp8::{EncoderSettings, Vp8Encoder};
 use voipchat_fuzz::jitter_ops::Op;
 
 fn main() {
@@ -28,6 +33,7 @@ fn main() {
     media_datagrams(&root.join("media_datagram"), &packets_20);
     opus_streams(&root.join("opus_decode"), &packets_20, &packets_10);
     jitter_streams(&root.join("jitter_buffer"));
+    video_streams(&root.join("video_stream"));
     println!("seed corpus written to {}", root.display());
 }
 
@@ -259,4 +265,79 @@ fn jitter_streams(dir: &Path) {
         }
         write(dir, name, &input);
     }
+}
+
+/// Twelve VP8 frames (a keyframe first, a forced one at frame 8) of a moving pattern at
+/// 160x96, as the uplink datagrams a sender sends, with a keyframe and a resend request among
+/// them; written whole, with every fifth datagram lost, and with neighbours swapped. Each
+/// datagram is a 2-byte little-endian length and its bytes.
+fn video_streams(dir: &Path) {
+    let (w, h) = (160u32, 96u32);
+    let mut encoder = Vp8Encoder::new(EncoderSettings {
+        width: w,
+        height: h,
+        fps: 30,
+        target_kbps: 300,
+    })
+    .expect("encoder");
+    let mut datagrams: Vec<Vec<u8>> = Vec::new();
+    for n in 0..12u32 {
+        let rgba: Vec<u8> = (0..w * h)
+            .flat_map(|i| {
+                let (x, y) = (i % w, i / w);
+                let level = if (x + n * 9) % 40 < 12 {
+                    230
+                } else {
+                    ((x + y) % 200) as u8
+                };
+                [level as u8, 128, 255 - level as u8, 255]
+            })
+            .collect();
+        let picture = Picture::from_rgba(w, h, w as usize * 4, &rgba).expect("picture");
+        let Some(frame) = encoder
+            .encode(&picture, u64::from(n) * 33_333, n == 8)
+            .expect("encode")
+        else {
+            continue;
+        };
+        cut(
+            &frame.data,
+            n as u16,
+            frame.keyframe,
+            n * 3000,
+            |header, piece| {
+                let mut datagram = Vec::new();
+                video::encode_uplink(header, piece, &mut datagram);
+                datagrams.push(datagram);
+            },
+        )
+        .expect("cut");
+        if n == 5 {
+            datagrams.push(video::keyframe_request(7).to_vec());
+            datagrams.push(video::resend_request(7, 4, &[0, 2]).to_vec());
+        }
+    }
+    let stream = |list: &[Vec<u8>]| -> Vec<u8> {
+        list.iter()
+            .flat_map(|d| {
+                (d.len() as u16)
+                    .to_le_bytes()
+                    .into_iter()
+                    .chain(d.iter().copied())
+            })
+            .collect()
+    };
+    write(dir, "whole", &stream(&datagrams));
+    let lossy: Vec<Vec<u8>> = datagrams
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 5 != 3)
+        .map(|(_, d)| d.clone())
+        .collect();
+    write(dir, "lossy", &stream(&lossy));
+    let mut reordered = datagrams.clone();
+    for pair in reordered.chunks_mut(2) {
+        pair.reverse();
+    }
+    write(dir, "reordered", &stream(&reordered));
 }
