@@ -10,7 +10,8 @@
 # 3. The P/Invoke declarations against include/voipchat.h (Tests~/check_pinvoke.py), the C
 #    compiler's struct layout for the C# test to compare, and proof that the check fails on
 #    drift: mutated copies of the header (an added function, field, struct, #define, a changed
-#    type) and of the C# (a bool without MarshalAs, a callback without MonoPInvokeCallback).
+#    type, an array field's length) and of the C# (a bool without MarshalAs, a callback without
+#    MonoPInvokeCallback).
 # 4. The package: every asset has its .meta, package.json and the .asmdef are sound, and
 #    Tools~/build-plugins.sh places the Linux library with its platform .meta.
 # 5. Compiles with mcs: the Unity-independent core (Runtime/Core) on its own; Runtime/ and the
@@ -131,6 +132,8 @@ mutate_header added_define "#define VOIP_LOG_DEBUG 3" "#define VOIP_LOG_DEBUG 3
 expect_mismatch "a #define added to the header" "VOIP_LOG_TRACE" "$mutants/added_define.h" "$native" "$pkg/Runtime"
 mutate_header changed_field "  uint32_t frame_ms;" "  uint64_t frame_ms;"
 expect_mismatch "a struct field's type changed" "frame_ms" "$mutants/changed_field.h" "$native" "$pkg/Runtime"
+mutate_header changed_array "  uint32_t strides[3];" "  uint32_t strides[4];"
+expect_mismatch "a struct array's length changed" "strides3" "$mutants/changed_array.h" "$native" "$pkg/Runtime"
 mutate_header changed_param "uint32_t voip_poll(void);" "uint32_t voip_poll(uint32_t max_callbacks);"
 expect_mismatch "a function's parameters changed" "voip_poll" "$mutants/changed_param.h" "$native" "$pkg/Runtime"
 sed 's/\[MarshalAs(UnmanagedType.I1)\] public bool mute_earphone/public bool mute_earphone/' "$native" > "$mutants/src/Native.cs"

@@ -3,7 +3,8 @@
 
 Compared, both ways (a name on one side only is an error):
   - every function: name, parameter count, parameter and return types;
-  - every struct: name, [StructLayout(LayoutKind.Sequential)], field names, order and types;
+  - every struct: name, [StructLayout(LayoutKind.Sequential)], field names, order and types
+    (a C array field `T name[N]` is N C# fields name0 .. name<N-1> of T's C# type);
   - every callback typedef: a Cdecl delegate of the same name and signature;
   - every #define: a C# const of the same name and value.
 Marshalling rules enforced on the way: `bool` is [MarshalAs(UnmanagedType.I1)], `size_t` is
@@ -58,6 +59,19 @@ def split_c_decl(decl):
     return norm_c_type(m.group(1)), m.group(2)
 
 
+def split_c_field(decl):
+    """A struct field as (type, C# name, C expression for offsetof). A fixed-size array
+    `uint8_t *planes[3]` becomes three fields of its element type, planes0..planes2 (as C#
+    declares them: separate fields keep the struct blittable, where a ByValArray of IntPtr
+    would not be), at offsetof(planes[0]) and so on."""
+    m = re.match(r"^(.*?)\[\s*(\d+)\s*\]\s*$", decl.strip(), re.S)
+    if not m:
+        ctype, name = split_c_decl(decl)
+        return [(ctype, name, name)]
+    ctype, name = split_c_decl(m.group(1))
+    return [(ctype, "%s%d" % (name, i), "%s[%d]" % (name, i)) for i in range(int(m.group(2)))]
+
+
 def parse_header(path):
     raw = open(path, encoding="utf-8").read()
     text = strip_c_comments(raw)
@@ -75,7 +89,7 @@ def parse_header(path):
         fields = []
         for decl in body.split(";"):
             if decl.strip():
-                fields.append(split_c_decl(decl))
+                fields.extend(split_c_field(decl))
         h["structs"][name] = fields
     # Functions: every declaration after `extern "C" {`, preprocessor lines and braces removed.
     start = text.find('extern "C"')
@@ -280,7 +294,7 @@ def check(header, csharp, sources=None):
         if not s["sequential"]:
             problems.append("struct %s: needs [StructLayout(LayoutKind.Sequential)]" % name)
         cfields = s["fields"]
-        for i, (ctype, fname) in enumerate(fields):
+        for i, (ctype, fname, _cexpr) in enumerate(fields):
             if i >= len(cfields):
                 problems.append("struct %s: field %s (%s) missing in C#" % (name, fname, ctype))
                 continue
@@ -370,8 +384,8 @@ def emit_layout_c(h, header, path):
     ]
     for name, fields in sorted(h["structs"].items()):
         lines.append('    printf("struct %s %%zu\\n", sizeof(%s));' % (name, name))
-        for _ctype, fname in fields:
-            lines.append('    printf("field %s %s %%zu\\n", offsetof(%s, %s));' % (name, fname, name, fname))
+        for _ctype, fname, cexpr in fields:
+            lines.append('    printf("field %s %s %%zu\\n", offsetof(%s, %s));' % (name, fname, name, cexpr))
     lines += ["    return 0;", "}", ""]
     with open(path, "w", encoding="utf-8") as out:
         out.write("\n".join(lines))

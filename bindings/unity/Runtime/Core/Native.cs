@@ -77,6 +77,8 @@ namespace VoipChatSdk.Interop
         public const int VOIP_NOISE_SUPPRESSION_MODERATE = 2;
         public const int VOIP_NOISE_SUPPRESSION_HIGH = 3;
         public const int VOIP_NOISE_SUPPRESSION_VERY_HIGH = 4;
+        public const int VOIP_PIXEL_RGBA = 0;
+        public const int VOIP_PIXEL_I420 = 1;
 
         // ---- callback types -------------------------------------------------------------
 
@@ -169,6 +171,28 @@ namespace VoipChatSdk.Interop
             public IntPtr log_user_data;        // void *
         }
 
+        /// <summary>
+        /// <c>VoipVideoFrame</c>. The header's arrays <c>uint8_t *planes[3]</c> and
+        /// <c>uint32_t strides[3]</c> are three fields each, so the struct stays blittable (a
+        /// ByValArray of IntPtr would not be) and is passed by <c>ref</c> without a copy. On
+        /// 64-bit targets: format 0, width 4, height 8, planes 16/24/32, strides 40/44/48,
+        /// sequence 56, size 64 (the test compares every offset with the C compiler's).
+        /// </summary>
+        [StructLayout(LayoutKind.Sequential)]
+        public struct VoipVideoFrame
+        {
+            public int format;          // VoipPixelFormat
+            public uint width;
+            public uint height;
+            public IntPtr planes0;      // uint8_t *planes[3]
+            public IntPtr planes1;
+            public IntPtr planes2;
+            public uint strides0;       // uint32_t strides[3]
+            public uint strides1;
+            public uint strides2;
+            public ulong sequence;
+        }
+
         // ---- functions ------------------------------------------------------------------
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
@@ -229,6 +253,9 @@ namespace VoipChatSdk.Interop
         public static extern int voip_on_speakers_changed(IntPtr listener, IntPtr user_data);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int voip_on_video_members_changed(IntPtr listener, IntPtr user_data);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         public static extern int voip_on_interrupted(IntPtr listener, IntPtr user_data);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
@@ -254,5 +281,14 @@ namespace VoipChatSdk.Interop
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         public static extern int voip_sign([In] byte[] session_key, [In] byte[] app_id, [In] byte[] group_id, [In] byte[] nonce_str, long time_stamp, [Out] byte[] @out, UIntPtr out_len);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int voip_video_push_frame(ref VoipVideoFrame frame);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int voip_video_pull_frame([In] byte[] open_id, ref VoipVideoFrame @out);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int voip_subscribe_video_members(IntPtr open_ids, UIntPtr count, VoipCallbacks callbacks, IntPtr user_data);
     }
 }

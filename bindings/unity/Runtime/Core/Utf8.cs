@@ -126,6 +126,30 @@ namespace VoipChatSdk.Interop
             return block;
         }
 
+        /// <summary>
+        /// A native <c>const char *const *</c> array of NUL-terminated UTF-8 copies of the
+        /// strings; IntPtr.Zero for an empty list.
+        /// </summary>
+        public IntPtr StringArray(IList<string> values)
+        {
+            if (values == null || values.Count == 0)
+            {
+                return IntPtr.Zero;
+            }
+            var pointers = new IntPtr[values.Count];
+            for (int i = 0; i < pointers.Length; i++)
+            {
+                if (values[i] == null)
+                {
+                    throw new ArgumentNullException("values", "a null string in the list");
+                }
+                pointers[i] = String(values[i]);
+            }
+            IntPtr block = Allocate(IntPtr.Size * pointers.Length);
+            Marshal.Copy(pointers, 0, block, pointers.Length);
+            return block;
+        }
+
         IntPtr Allocate(int bytes)
         {
             IntPtr block = Marshal.AllocHGlobal(Math.Max(bytes, 1));

@@ -51,7 +51,7 @@ namespace VoipChatSdk
     /// voipchat for C#: WeChat's <c>wx.joinVoIPChat</c> family with promise-style and
     /// callback-style calls and C# events, all delivered on the thread that calls <see cref="Poll"/>.
     /// </summary>
-    public static class VoipChat
+    public static partial class VoipChat
     {
         static readonly object Gate = new object();
         static readonly Queue<Action> Deliveries = new Queue<Action>();
@@ -64,6 +64,7 @@ namespace VoipChatSdk
         static int pendingCalls;
         static IReadOnlyList<string> members = NoOne;
         static IReadOnlyList<string> speakers = NoOne;
+        static IReadOnlyList<string> videoMembers = NoOne;
 
         // The delegates native code holds: static, so never collected while the domain lives.
         static readonly Native.VoipResultFn SuccessFn = OnSuccess;
@@ -71,6 +72,7 @@ namespace VoipChatSdk
         static readonly Native.VoipResultFn CompleteFn = OnComplete;
         static readonly Native.VoipResultFn MembersFn = OnMembersChanged;
         static readonly Native.VoipResultFn SpeakersFn = OnSpeakersChanged;
+        static readonly Native.VoipResultFn VideoMembersFn = OnVideoMembersChanged;
         static readonly Native.VoipResultFn InterruptedFn = OnInterrupted;
         static readonly Native.VoipStateFn StateFn = OnStateChanged;
         static readonly Native.VoipLogFn LogFn = OnLog;
@@ -82,6 +84,13 @@ namespace VoipChatSdk
 
         /// <summary><c>onVoIPChatSpeakersChanged</c>: the members speaking now (you too, when unmuted).</summary>
         public static event Action<VoipChatResult> SpeakersChanged;
+
+        /// <summary>
+        /// <c>onVoIPVideoMembersChanged</c>: in a video room, the members publishing video now
+        /// (in the order they started; a member publishes while it pushes frames and stops about
+        /// a second after its last). <c>OpenIdList</c> holds them.
+        /// </summary>
+        public static event Action<VoipChatResult> VideoMembersChanged;
 
         /// <summary><c>onVoIPChatInterrupted</c>: a passive disconnect (<c>ErrCode</c>, <c>ErrMsg</c>).</summary>
         public static event Action<VoipChatResult> Interrupted;
@@ -106,6 +115,7 @@ namespace VoipChatSdk
         {
             MembersChanged = null;
             SpeakersChanged = null;
+            VideoMembersChanged = null;
             Interrupted = null;
             StateChanged = null;
             Log = null;
@@ -135,6 +145,12 @@ namespace VoipChatSdk
         public static IReadOnlyList<string> Speakers
         {
             get { return speakers; }
+        }
+
+        /// <summary>Video room: the members publishing video, as last reported on the poll thread.</summary>
+        public static IReadOnlyList<string> VideoMembers
+        {
+            get { return videoMembers; }
         }
 
         /// <summary>Calls whose <c>complete</c> callback has not arrived yet (diagnostics).</summary>
@@ -315,6 +331,35 @@ namespace VoipChatSdk
         }
 
         /// <summary>
+        /// <c>wx.subscribeVoIPVideoMembers</c>, promise style: in a video room, receive video only
+        /// from these members (an empty list: from none) instead of the default, the first two
+        /// to publish. Completes once the relay applied it; throws <see cref="VoipChatException"/>
+        /// with -1006 in a voice room, -1005 outside a call, -1001 for more than 64 ids.
+        /// </summary>
+        public static Task<VoipChatResult> SubscribeVideoMembersAsync(IEnumerable<string> openIdList)
+        {
+            var done = new TaskCompletionSource<VoipChatResult>();
+            SubscribeVideoMembers(openIdList, r => done.TrySetResult(r), r => done.TrySetException(new VoipChatException(r)), null);
+            return done.Task;
+        }
+
+        /// <summary><c>wx.subscribeVoIPVideoMembers</c>, callback style.</summary>
+        public static int SubscribeVideoMembers(IEnumerable<string> openIdList, Action<VoipChatResult> success = null, Action<VoipChatResult> fail = null, Action<VoipChatResult> complete = null)
+        {
+            if (openIdList == null)
+            {
+                throw new ArgumentNullException("openIdList");
+            }
+            var ids = new List<string>(openIdList);
+            var call = new PendingCall(CallKind.SubscribeVideo, success, fail, complete);
+            using (var memory = new NativeAllocations())
+            {
+                IntPtr list = memory.StringArray(ids);
+                return Start(call, (callbacks, userData) => Native.voip_subscribe_video_members(list, (UIntPtr)(uint)ids.Count, callbacks, userData));
+            }
+        }
+
+        /// <summary>
         /// Turns a speech enhancer on or off for every remote member's voice, from each one's
         /// next frame (no gap), in this call and later ones until changed or <see cref="Shutdown"/>.
         /// Throws <see cref="VoipChatException"/> (-1001) before <see cref="Initialize"/> or for a
@@ -407,6 +452,7 @@ namespace VoipChatSdk
             Join,
             Exit,
             Mute,
+            SubscribeVideo,
         }
 
         /// <summary>One call's callbacks, carried through the library as a GCHandle in user_data.</summary>
@@ -598,6 +644,7 @@ namespace VoipChatSdk
                 {
                     members = NoOne;
                     speakers = NoOne;
+                    videoMembers = NoOne;
                 }
             }
             try
@@ -662,6 +709,28 @@ namespace VoipChatSdk
         }
 
         [MonoPInvokeCallback(typeof(Native.VoipResultFn))]
+        static void OnVideoMembersChanged(IntPtr resultPtr, IntPtr userData)
+        {
+            try
+            {
+                VoipChatResult result = ReadResult(resultPtr, false);
+                Enqueue(() =>
+                {
+                    videoMembers = result.OpenIdList;
+                    Action<VoipChatResult> handler = VideoMembersChanged;
+                    if (handler != null)
+                    {
+                        handler(result);
+                    }
+                });
+            }
+            catch (Exception e)
+            {
+                Enqueue(() => ReportException(e));
+            }
+        }
+
+        [MonoPInvokeCallback(typeof(Native.VoipResultFn))]
         static void OnInterrupted(IntPtr resultPtr, IntPtr userData)
         {
             try
@@ -671,6 +740,7 @@ namespace VoipChatSdk
                 {
                     members = NoOne;
                     speakers = NoOne;
+                    videoMembers = NoOne;
                     Action<VoipChatResult> handler = Interrupted;
                     if (handler != null)
                     {
@@ -697,6 +767,7 @@ namespace VoipChatSdk
                     {
                         members = NoOne;
                         speakers = NoOne;
+                        videoMembers = NoOne;
                     }
                     Action<VoipChatState, string> handler = StateChanged;
                     if (handler != null)
@@ -740,6 +811,7 @@ namespace VoipChatSdk
         {
             Native.voip_on_members_changed(Marshal.GetFunctionPointerForDelegate(MembersFn), IntPtr.Zero);
             Native.voip_on_speakers_changed(Marshal.GetFunctionPointerForDelegate(SpeakersFn), IntPtr.Zero);
+            Native.voip_on_video_members_changed(Marshal.GetFunctionPointerForDelegate(VideoMembersFn), IntPtr.Zero);
             Native.voip_on_interrupted(Marshal.GetFunctionPointerForDelegate(InterruptedFn), IntPtr.Zero);
             Native.voip_on_state_changed(Marshal.GetFunctionPointerForDelegate(StateFn), IntPtr.Zero);
             listenersInstalled = true;
@@ -751,6 +823,7 @@ namespace VoipChatSdk
             // this domain after a script reload.
             Native.voip_on_members_changed(IntPtr.Zero, IntPtr.Zero);
             Native.voip_on_speakers_changed(IntPtr.Zero, IntPtr.Zero);
+            Native.voip_on_video_members_changed(IntPtr.Zero, IntPtr.Zero);
             Native.voip_on_interrupted(IntPtr.Zero, IntPtr.Zero);
             Native.voip_on_state_changed(IntPtr.Zero, IntPtr.Zero);
             listenersInstalled = false;
@@ -781,6 +854,7 @@ namespace VoipChatSdk
             }
             members = NoOne;
             speakers = NoOne;
+            videoMembers = NoOne;
             if (deliver)
             {
                 Deliver();

@@ -1,8 +1,10 @@
 // The second client: the library holds one SDK client per process, so the test program starts
 // itself again as `member ...` to put a second player in the room. It talks to its parent
 // over stdin/stdout, one line per message:
-//   child -> parent: "joined a,b"   "spoke <speaker lists seen>"   "bye"   "error <reason>"
-//   parent -> child: "speak"        "exit"
+//   child -> parent: "joined a,b"   "spoke <speaker lists seen>"   "camera <what it saw>"
+//                    "bye"          "error <reason>"
+//   parent -> child: "speak"        "camera" (video rooms)        "exit"
+// A trailing argument "video" joins a video room instead of a voice room.
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
@@ -21,12 +23,13 @@ namespace VoipChatSdk.Tests
         public static int Run(string[] args)
         {
             Console.SetOut(new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = true });
-            if (args.Length != 7)
+            if (args.Length != 7 && !(args.Length == 8 && args[7] == "video"))
             {
-                Console.WriteLine("error usage: member SERVER PIN APP_ID APP_SECRET GROUP OPEN_ID");
+                Console.WriteLine("error usage: member SERVER PIN APP_ID APP_SECRET GROUP OPEN_ID [video]");
                 return 2;
             }
             string server = args[1], pin = args[2], appId = args[3], secret = args[4], group = args[5], openId = args[6];
+            RoomType roomType = args.Length == 8 ? RoomType.Video : RoomType.Voice;
             var reader = new Thread(() =>
             {
                 string line;
@@ -49,7 +52,9 @@ namespace VoipChatSdk.Tests
                     AudioMode = AudioMode.External,
                     LogLevel = LogLevel.Warn,
                 });
-                JoinResult joined = Harness.Await(VoipChat.JoinAsync(DevJoinSigner.SignJoin(appId, secret, openId, group)), 15);
+                JoinOptions join = DevJoinSigner.SignJoin(appId, secret, openId, group);
+                join.RoomType = roomType;
+                JoinResult joined = Harness.Await(VoipChat.JoinAsync(join), 15);
                 Console.WriteLine("joined " + string.Join(",", new List<string>(joined.OpenIdList).ToArray()));
                 var watch = Stopwatch.StartNew();
                 var silence = new float[Speech.Step];
@@ -63,6 +68,10 @@ namespace VoipChatSdk.Tests
                             speakerLists.Clear();
                             Talk(Speech.Script(0.5, 1.5, 0.8, 170.0));
                             Console.WriteLine("spoke " + string.Join(" ", speakerLists.ToArray()));
+                        }
+                        else if (command == "camera")
+                        {
+                            Console.WriteLine("camera " + Camera());
                         }
                         else if (command == "exit")
                         {
@@ -92,6 +101,73 @@ namespace VoipChatSdk.Tests
                 VoipChat.Shutdown();
                 return 1;
             }
+        }
+
+        /// <summary>Width and height of the camera frames the child pushes (the SDK scales them to 640x360).</summary>
+        public const int CameraWidth = 320;
+        public const int CameraHeight = 240;
+
+        /// <summary>
+        /// A camera frame as Unity's GetPixels32 gives it, bottom row first: the picture's top
+        /// half red, its bottom half blue, so a receiver can tell whether it arrived upright.
+        /// </summary>
+        public static byte[] RedOverBlueBottomUp(int width, int height)
+        {
+            var rgba = new byte[width * height * 4];
+            for (int row = 0; row < height; row++)
+            {
+                bool pictureTop = height - 1 - row < height / 2; // row 0 is the picture's bottom
+                for (int x = 0; x < width; x++)
+                {
+                    int i = (row * width + x) * 4;
+                    rgba[i] = pictureTop ? (byte)230 : (byte)20;
+                    rgba[i + 1] = 20;
+                    rgba[i + 2] = pictureTop ? (byte)20 : (byte)230;
+                    rgba[i + 3] = 255;
+                }
+            }
+            return rgba;
+        }
+
+        /// <summary>
+        /// Three seconds of "camera" at 15 fps through VoipVideoSender (bottom-up, as Unity's),
+        /// while pulling alice's video as a game's frame loop would; reports what it saw:
+        /// "pushed=N failed=F alice=WxH pictures=P ordered=true|false".
+        /// </summary>
+        static string Camera()
+        {
+            byte[] frame = RedOverBlueBottomUp(CameraWidth, CameraHeight);
+            var sender = new VoipVideoSender();
+            var alice = new VoipVideoReceiver("alice");
+            var silence = new float[Speech.Step];
+            int pushed = 0, failed = 0, pictures = 0;
+            ulong last = 0;
+            bool ordered = true;
+            string firstFailure = "";
+            var watch = Stopwatch.StartNew();
+            for (int n = 0; n < 45; n++)
+            {
+                int code = sender.PushRgba(frame, CameraWidth, CameraHeight, true);
+                if (code == 0)
+                {
+                    pushed++;
+                }
+                else if (failed++ == 0)
+                {
+                    firstFailure = " first-failure=" + code + ":" + VoipChat.LastErrorMessage().Replace(' ', '_');
+                }
+                if (alice.Pull())
+                {
+                    pictures++;
+                    ordered &= alice.Sequence > last;
+                    last = alice.Sequence;
+                }
+                VoipChat.PushCapture(silence, Speech.Step, Speech.Rate, 1);
+                VoipChat.Poll();
+                SleepUntil(watch, (n + 1) * 1000 / 15);
+            }
+            return string.Format("pushed={0} failed={1} alice={2}x{3} pictures={4} ordered={5}{6}",
+                pushed, failed, alice.Width, alice.Height, pictures, ordered ? "true" : "false", firstFailure);
         }
 
         /// <summary>Pushes the script in real time, 10 ms per step, polling as a game frame would.</summary>

@@ -68,6 +68,7 @@ namespace VoipChatSdk.Tests
             group = "unity-room-" + Process.GetCurrentProcess().Id;
             VoipChat.MembersChanged += r => Record(new Seen { Kind = "members", Result = r });
             VoipChat.SpeakersChanged += r => Record(new Seen { Kind = "speakers", Result = r });
+            VoipChat.VideoMembersChanged += r => Record(new Seen { Kind = "video", Result = r });
             VoipChat.Interrupted += r => Record(new Seen { Kind = "interrupted", Result = r });
             VoipChat.StateChanged += (s, json) => Record(new Seen { Kind = "state", State = s, Json = json });
             VoipChat.Log += (level, line) => Console.Error.WriteLine("[voipchat {0}] {1}", level, line);
@@ -84,6 +85,7 @@ namespace VoipChatSdk.Tests
             Test("join with the JSON `voipchat-server sign` prints (a backend's answer): JoinAsync resolves with the member list; JOINING then JOINED on the poll thread", JoinSucceeds);
             Test("-1: a second join while in the room fails (callback and Task)", SecondJoinFails);
             Test("UpdateMuteConfigAsync: ok; an awaiting method resumes on the poll thread", UpdateMuteConfig);
+            Test("video calls in a voice room: PushVideoFrame -1006, SubscribeVideoMembers fails -1006 (callback and Task), nothing to pull", VideoInVoiceRoom);
             Test("speakers-changed: the local player speaks through PushCapture", LocalSpeakers);
             Test("SetVoiceEnhancement: each level while in the call, stats say which; an undefined level throws -1001; left on Strong", VoiceEnhancementLevels);
             Test("SetAudioProcessing: each stage off and on while in the call, stats say which; an undefined noise level throws -1001 and changes nothing; left on the defaults", AudioProcessingSettings);
@@ -91,6 +93,8 @@ namespace VoipChatSdk.Tests
             Test("events follow the poll driver to whichever thread calls Poll", EventsFollowThePollThread);
             Test("exit: ExitAsync resolves, state LEFT, members cleared; exiting again throws -1005", ExitRoom);
             Test("rejoin after exit, with a non-ASCII openId and groupId; a string with a NUL is refused", RejoinUnicode);
+            Test("bad video frames: zero, too large, short stride, NULL plane, unknown format -> -1001 with a reason; short arrays throw before native code", BadVideoFrames);
+            Test("a video room with a second client process: subscribe (callback and Task); pictures both ways at 640x360, upright, in sequence; video-members events; -1005 after exit", VideoRoom);
             Test("Shutdown during a join: the join fails with -3 during Shutdown; no handle leaks", ShutdownDuringJoin);
             Test("domain unload (script reload): the room is left and no callback reaches the dead domain", DomainUnload);
             Test("interrupted: the relay going away reaches Interrupted -1009 and state LEFT; a handler may call Shutdown", InterruptedByRelayStop);
@@ -190,7 +194,14 @@ namespace VoipChatSdk.Tests
                     fields++;
                 }
             }
-            Check(structs >= 7 && fields >= 30, "layout file lists " + structs + " structs and " + fields + " fields");
+            Check(structs >= 8 && fields >= 40, "layout file lists " + structs + " structs and " + fields + " fields");
+            // The video frame's arrays are three fields each in C#: the compiler's offsets for
+            // planes[i] and strides[i] were compared above; on 64-bit the whole is 64 bytes.
+            if (IntPtr.Size == 8)
+            {
+                Equal(64, Marshal.SizeOf(typeof(Native.VoipVideoFrame)), "sizeof VoipVideoFrame");
+                Equal(56L, Marshal.OffsetOf(typeof(Native.VoipVideoFrame), "sequence").ToInt64(), "offsetof VoipVideoFrame.sequence");
+            }
         }
 
         static void NativeVersion()
@@ -657,6 +668,212 @@ namespace VoipChatSdk.Tests
             Equal(0, VoipChat.PendingCallCount, "pending calls");
         }
 
+        static void VideoInVoiceRoom()
+        {
+            var rgba = new byte[64 * 48 * 4];
+            Equal(ErrorCodes.RoomTypeMismatch, VoipChat.PushVideoFrame(rgba, 64, 48, 64 * 4), "PushVideoFrame in a voice room");
+            Check(VoipChat.LastErrorMessage().Length > 0, "a reason for -1006");
+            Equal(ErrorCodes.RoomTypeMismatch, new VoipVideoSender().PushRgba(rgba, 64, 48, true), "VoipVideoSender in a voice room");
+            int fail = 0, complete = 0;
+            VoipChatResult failed = null;
+            VoipChat.SubscribeVideoMembers(new[] { "bob" }, r => { throw new CheckFailed("success in a voice room"); }, r => { fail++; failed = r; }, r => complete++);
+            Check(PumpUntil(() => complete > 0, 5), "complete");
+            Pump(0.1);
+            Equal(1, fail, "fail calls");
+            Equal(1, complete, "complete calls");
+            Equal(ErrorCodes.RoomTypeMismatch, failed.ErrCode, "fail ErrCode (" + failed.ErrMsg + ")");
+            Check(failed.ErrMsg.StartsWith("subscribeVoIPVideoMembers:fail"), "ErrMsg: " + failed.ErrMsg);
+            VoipChatException e = AwaitFailure(VoipChat.SubscribeVideoMembersAsync(new[] { "bob" }));
+            Equal(ErrorCodes.RoomTypeMismatch, e.ErrCode, "SubscribeVideoMembersAsync ErrCode");
+            var receiver = new VoipVideoReceiver("alice");
+            Check(!receiver.Pull(), "nothing to pull in a voice room");
+            Equal(0, receiver.LastCode, "the pull's code");
+            Equal(0UL, receiver.Sequence, "sequence");
+            Equal(0, VoipChat.PendingCallCount, "pending calls");
+        }
+
+        static string VideoRoomName()
+        {
+            return "video-" + group;
+        }
+
+        static void JoinVideoRoom(string who)
+        {
+            JoinOptions options = DevJoinSigner.SignJoin(AppId, Secret, who, VideoRoomName());
+            options.RoomType = RoomType.Video;
+            JoinResult joined = Await(VoipChat.JoinAsync(options));
+            SameList(new[] { who }, joined.OpenIdList, "the video room's members");
+        }
+
+        static void ExpectBadFrame(int code, string needle, string what)
+        {
+            string reason = VoipChat.LastErrorMessage();
+            Equal(ErrorCodes.InvalidArgument, code, what + " (" + reason + ")");
+            Check(reason.Contains(needle), what + ": the reason names \"" + needle + "\": " + reason);
+        }
+
+        static void ExpectThrows<T>(Action call, string what) where T : Exception
+        {
+            try
+            {
+                call();
+            }
+            catch (T)
+            {
+                return;
+            }
+            throw new CheckFailed(what + ": no " + typeof(T).Name);
+        }
+
+        static void BadVideoFrames()
+        {
+            JoinVideoRoom("alice");
+            var rgba = new byte[64 * 48 * 4];
+            ExpectBadFrame(VoipChat.PushVideoFrame(rgba, 0, 48, 64 * 4), "size", "a zero width");
+            ExpectBadFrame(VoipChat.PushVideoFrame(rgba, 64, 0, 64 * 4), "size", "a zero height");
+            ExpectBadFrame(VoipChat.PushVideoFrame(rgba, 64, 48, 64 * 4 - 4), "stride", "a stride shorter than a row");
+            ExpectBadFrame(VoipChat.PushVideoFrame(IntPtr.Zero, 64, 48, 64 * 4), "NULL", "a NULL plane");
+            var huge = new byte[4000 * 2 * 4];
+            ExpectBadFrame(VoipChat.PushVideoFrame(huge, 4000, 2, 4000 * 4), "4000", "a 4000-pixel row (more than 1920)");
+            var y = new byte[64 * 48];
+            var chroma = new byte[32 * 24];
+            ExpectBadFrame(VoipChat.PushVideoFrameI420(y, 64, chroma, 16, chroma, 32, 64, 48), "stride", "an I420 U stride shorter than half a row");
+            var raw = new Native.VoipVideoFrame { format = 7, width = 64, height = 48, strides0 = 256 };
+            GCHandle pin = GCHandle.Alloc(rgba, GCHandleType.Pinned);
+            try
+            {
+                raw.planes0 = pin.AddrOfPinnedObject();
+                ExpectBadFrame(Native.voip_video_push_frame(ref raw), "format", "an unknown pixel format");
+            }
+            finally
+            {
+                pin.Free();
+            }
+            // An array shorter than the frame says never reaches native code.
+            ExpectThrows<ArgumentException>(() => VoipChat.PushVideoFrame(rgba, 64, 49, 64 * 4), "an array one row short");
+            ExpectThrows<ArgumentException>(() => new VoipVideoSender().PushRgba(new int[64 * 47], 64, 48, true), "an int[] one row short");
+            ExpectThrows<ArgumentOutOfRangeException>(() => VoipChat.PushVideoFrame(rgba, -1, 48, 64 * 4), "a negative width");
+            // And a good frame is taken (alone in the room, it goes nowhere).
+            Equal(0, VoipChat.PushVideoFrame(rgba, 64, 48, 64 * 4), "a good 64x48 frame: " + VoipChat.LastErrorMessage());
+            Equal(0, VoipChat.PushVideoFrameI420(y, 64, chroma, 32, chroma, 32, 64, 48), "a good I420 frame: " + VoipChat.LastErrorMessage());
+        }
+
+        /// <summary>The pixel at (x, y) of a tightly packed RGBA picture, as "r,g,b".</summary>
+        static int[] PixelAt(byte[] rgba, int width, int x, int y)
+        {
+            int i = (y * width + x) * 4;
+            return new[] { (int)rgba[i], (int)rgba[i + 1], (int)rgba[i + 2] };
+        }
+
+        static bool Reddish(int[] p)
+        {
+            return p[0] > 150 && p[2] < 110;
+        }
+
+        static bool Bluish(int[] p)
+        {
+            return p[2] > 150 && p[0] < 110;
+        }
+
+        static string Show(int[] p)
+        {
+            return "(" + p[0] + "," + p[1] + "," + p[2] + ")";
+        }
+
+        static void VideoRoom()
+        {
+            // Alice is in the video room since BadVideoFrames.
+            Check(VoipChat.State == VoipChatState.Joined, "alice is in the video room");
+            int mark = Mark();
+            using (var bob = new ChildMember(relay, AppId, Secret, VideoRoomName(), "bob", "video"))
+            {
+                Equal("joined alice,bob", bob.Expect("joined", 20), "the child's join result");
+                Check(PumpUntil(() => Since(mark, "members").Count > 0, 5), "members-changed after bob joined");
+
+                // Subscribing, callback style: success then complete, once each.
+                int success = 0, fail = 0, complete = 0;
+                VoipChatResult subscribed = null;
+                Equal(0, VoipChat.SubscribeVideoMembers(new[] { "bob" }, r => { success++; subscribed = r; }, r => fail++, r => complete++), "SubscribeVideoMembers accepted");
+                Check(PumpUntil(() => complete > 0, 5), "the subscription completes");
+                Pump(0.1);
+                Equal(1, success, "success calls");
+                Equal(0, fail, "fail calls");
+                Equal(1, complete, "complete calls");
+                Equal("subscribeVoIPVideoMembers:ok", subscribed.ErrMsg, "ErrMsg");
+
+                // Both push (bob 320x240, alice 640x480; bottom-up as Unity's pixels are) and
+                // pull the other, once per "frame", as a game loop would.
+                bob.Send("camera");
+                var sender = new VoipVideoSender();
+                byte[] aliceFrame = MemberProcess.RedOverBlueBottomUp(640, 480);
+                var upright = new VoipVideoReceiver("bob");
+                var forUnity = new VoipVideoReceiver("bob", bottomUp: true);
+                var sequences = new List<ulong>();
+                int pushed = 0;
+                byte[] firstPixels = null;
+                var watch = Stopwatch.StartNew();
+                for (int n = 0; !bob.HasAnswer && watch.Elapsed.TotalSeconds < 30 * Scale; n++)
+                {
+                    int code = sender.PushRgba(aliceFrame, 640, 480, true);
+                    Equal(0, code, "alice's push: " + VoipChat.LastErrorMessage());
+                    pushed++;
+                    if (upright.Pull())
+                    {
+                        sequences.Add(upright.Sequence);
+                        if (firstPixels == null)
+                        {
+                            firstPixels = upright.Pixels;
+                        }
+                    }
+                    forUnity.Pull();
+                    VoipChat.Poll();
+                    MemberProcess.SleepUntil(watch, (n + 1) * 1000 / 15);
+                }
+                string camera = bob.Expect("camera", 5);
+
+                // What alice saw of bob.
+                Check(sequences.Count >= 5, string.Format("alice saw {0} pictures of bob: [{1}]", sequences.Count, string.Join(",", sequences.ConvertAll(q => q.ToString()).ToArray())));
+                for (int i = 1; i < sequences.Count; i++)
+                {
+                    Check(sequences[i] > sequences[i - 1], "sequence grows: " + string.Join(",", sequences.ConvertAll(q => q.ToString()).ToArray()));
+                }
+                Equal(640, upright.Width, "picture width (the SDK's send size)");
+                Equal(360, upright.Height, "picture height");
+                Equal(640 * 360 * 4, upright.Pixels.Length, "Pixels is tightly packed");
+                Check(ReferenceEquals(firstPixels, upright.Pixels), "the receiver reuses its buffer while the size stays");
+                int[] top = PixelAt(upright.Pixels, 640, 320, 60), bottom = PixelAt(upright.Pixels, 640, 320, 300);
+                Check(Reddish(top) && Bluish(bottom), "bob's picture arrives upright (red over blue): top " + Show(top) + ", bottom " + Show(bottom));
+                int[] unityFirstRow = PixelAt(forUnity.Pixels, 640, 320, 10), unityLastRow = PixelAt(forUnity.Pixels, 640, 320, 350);
+                Check(Bluish(unityFirstRow) && Reddish(unityLastRow), "bottomUp: the bottom row comes first, as LoadRawTextureData wants: first " + Show(unityFirstRow) + ", last " + Show(unityLastRow));
+                Check(forUnity.Sequence > 0 && forUnity.Width == 640, "the Unity-order receiver pulled too");
+                Check(!upright.Pull() || upright.Sequence > sequences[sequences.Count - 1], "pulling again gives nothing older");
+
+                // What bob saw of alice (its report: "camera pushed=N failed=F alice=WxH pictures=P ordered=...").
+                Check(camera.Contains("failed=0") && camera.Contains("alice=640x360") && camera.Contains("ordered=true"), "bob's report: " + camera);
+                Match pictures = Regex.Match(camera, @"pictures=(\d+)");
+                Check(pictures.Success && int.Parse(pictures.Groups[1].Value) >= 5, "bob saw alice's pictures: " + camera);
+
+                // The video members event: both published; once both stop, about a second
+                // later, neither does.
+                Check(Since(mark, "video").Exists(v => new List<string>(v.Result.OpenIdList).Contains("bob")), "video-members-changed listed bob: " + string.Join("; ", Since(mark, "video").ConvertAll(v => v.ToString()).ToArray()));
+                Seen first = Since(mark, "video").Find(v => v.Result.OpenIdList.Count > 0);
+                Equal("onVoIPVideoMembersChanged:ok", first.Result.ErrMsg, "ErrMsg");
+                Check(PumpUntil(() => { List<Seen> v = Since(mark, "video"); return v.Count > 0 && v[v.Count - 1].Result.OpenIdList.Count == 0; }, 5),
+                    "video-members-changed empties after both stop: " + string.Join("; ", Since(mark, "video").ConvertAll(v => v.ToString()).ToArray()));
+                Equal(0, VoipChat.VideoMembers.Count, "VoipChat.VideoMembers");
+
+                // Subscribing to nobody, promise style.
+                VoipChatResult none = Await(VoipChat.SubscribeVideoMembersAsync(new string[0]));
+                Equal("subscribeVoIPVideoMembers:ok", none.ErrMsg, "subscribing to nobody");
+
+                bob.Exit();
+                AllOnMainThread(mark);
+            }
+            Await(VoipChat.ExitAsync());
+            Equal(ErrorCodes.NotInRoom, VoipChat.PushVideoFrame(new byte[64 * 48 * 4], 64, 48, 64 * 4), "PushVideoFrame after leaving");
+            Equal(0, VoipChat.PendingCallCount, "pending calls");
+        }
+
         static void ShutdownDuringJoin()
         {
             VoipChat.Shutdown();
@@ -843,6 +1060,10 @@ namespace VoipChatSdk.Tests
             var silence = new float[Speech.Step];
             Equal(ErrorCodes.InvalidArgument, VoipChat.PushCapture(silence, Speech.Step, Speech.Rate, 1), "PushCapture without the SDK");
             Check(VoipChat.LastErrorMessage().Contains("VOIP_AUDIO_EXTERNAL"), "reason: " + VoipChat.LastErrorMessage());
+            Equal(ErrorCodes.InvalidArgument, VoipChat.PushVideoFrame(new byte[16 * 16 * 4], 16, 16, 64), "PushVideoFrame without the SDK");
+            Check(VoipChat.LastErrorMessage().Contains("not initialized"), "reason: " + VoipChat.LastErrorMessage());
+            var nobody = new VoipVideoReceiver("nobody");
+            Check(!nobody.Pull() && nobody.LastCode == ErrorCodes.InvalidArgument, "a pull without the SDK: " + nobody.LastCode);
             try
             {
                 VoipChat.PullPlayback(silence, Speech.Step * 2, Speech.Rate, 1);

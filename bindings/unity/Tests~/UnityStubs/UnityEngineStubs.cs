@@ -70,6 +70,62 @@ namespace UnityEngine
         public Rect(float x, float y, float width, float height) { }
     }
 
+    public struct Color32
+    {
+        public byte r, g, b, a;
+        public Color32(byte r, byte g, byte b, byte a) { this.r = r; this.g = g; this.b = b; this.a = a; }
+    }
+
+    public enum TextureFormat
+    {
+        RGBA32 = 4,
+    }
+
+    public enum TextureWrapMode
+    {
+        Repeat = 0,
+        Clamp = 1,
+    }
+
+    public class Texture : Object
+    {
+        public virtual int width { get { return 0; } set { } }
+        public virtual int height { get { return 0; } set { } }
+        public TextureWrapMode wrapMode { get; set; }
+    }
+
+    public sealed class Texture2D : Texture
+    {
+        public Texture2D(int width, int height, TextureFormat textureFormat, bool mipChain) { }
+        public void LoadRawTextureData(byte[] data) { }
+        public void Apply(bool updateMipmaps) { }
+    }
+
+    public struct WebCamDevice
+    {
+        public string name { get { return ""; } }
+        public bool isFrontFacing { get { return false; } }
+    }
+
+    public sealed class WebCamTexture : Texture
+    {
+        public WebCamTexture(int requestedWidth, int requestedHeight, int requestedFPS) { }
+        public WebCamTexture(string deviceName, int requestedWidth, int requestedHeight, int requestedFPS) { }
+        public static WebCamDevice[] devices { get { return new WebCamDevice[0]; } }
+        public bool isPlaying { get { return false; } }
+        public bool didUpdateThisFrame { get { return false; } }
+        public bool videoVerticallyMirrored { get { return false; } }
+        public int videoRotationAngle { get { return 0; } }
+        public void Play() { }
+        public void Stop() { }
+        public Color32[] GetPixels32(Color32[] colors) { return colors; }
+    }
+
+    public static class Time
+    {
+        public static float unscaledTime { get { return 0f; } }
+    }
+
     public static class Mathf
     {
         public const float PI = 3.14159274f;
@@ -212,6 +268,19 @@ namespace UnityEngine
     }
 }
 
+namespace UnityEngine.UI
+{
+    public class Graphic : Behaviour { }
+
+    public class MaskableGraphic : Graphic { }
+
+    public class RawImage : MaskableGraphic
+    {
+        public Texture texture { get; set; }
+        public Rect uvRect { get; set; }
+    }
+}
+
 namespace UnityEngine.LowLevel
 {
     public struct PlayerLoopSystem
@@ -244,6 +313,7 @@ namespace UnityEngine.Android
     public struct Permission
     {
         public const string Microphone = "android.permission.RECORD_AUDIO";
+        public const string Camera = "android.permission.CAMERA";
         public static bool HasUserAuthorizedPermission(string permission) { return true; }
         public static void RequestUserPermission(string permission) { }
     }
