@@ -9,7 +9,7 @@ use voipchat::client::Completion;
 use voipchat::log::Logger;
 use voipchat::{
     AudioConfig, AudioMode, AudioProcessing, ChatState, Client, ClientConfig, ErrorCode,
-    VoiceEnhancement, VoipError,
+    ReceivedFrame, VoiceEnhancement, VoipError,
 };
 
 use crate::options::{self, Connection, NodeSettings};
@@ -149,6 +149,42 @@ impl Calls {
         if let Err(error) = outcome {
             self.queue(Message::UpdateMute(Err(error)));
         }
+    }
+
+    /// Video room: receive video only from `open_id_list` (empty: from none) instead of the
+    /// first two members to publish. Outcome as for [`Calls::join`]: -1006 in a voice room,
+    /// -1005 outside a call.
+    pub fn subscribe_video_members(&mut self, open_id_list: Vec<String>) {
+        let sender = self.sender.clone();
+        let done = Completion::new(move |result| {
+            let _ = sender.send(Message::SubscribeVideo(result));
+        });
+        let outcome = match &self.client {
+            Some((_, client)) => client.subscribe_video_members_with(open_id_list, done),
+            None => {
+                done.complete(Err(not_in_room()));
+                Ok(())
+            }
+        };
+        if let Err(error) = outcome {
+            self.queue(Message::SubscribeVideo(Err(error)));
+        }
+    }
+
+    /// Video room: one camera frame, RGBA8 `width * 4` bytes a row, top row first (an
+    /// `Image`'s data), scaled, encoded and sent at once. -1001 for a bad frame (checked
+    /// first, in any room), -1006 in a voice room, -1005 outside a call.
+    pub fn push_video_frame(&self, width: u32, height: u32, rgba: &[u8]) -> Result<(), VoipError> {
+        let picture = crate::video::picture_from_rgba(width, height, rgba)?;
+        match &self.client {
+            Some((_, client)) => client.push_video_frame(&picture),
+            None => Err(not_in_room()),
+        }
+    }
+
+    /// The latest picture of the member `open_id` while in a call.
+    pub fn latest_video_frame(&self, open_id: &str) -> Option<ReceivedFrame> {
+        self.client_in_call()?.latest_video_frame(open_id)
     }
 
     /// Everything queued since the last call, in order, with the view updated for all of it.

@@ -4,25 +4,30 @@
 //! reports results and events from that runtime into a channel; `_process` drains it on the
 //! main thread and emits the signals there. Audio is moved in `_process` too (see `pump.rs`),
 //! so no Godot object is touched from another thread and Godot's audio thread never waits on
-//! the SDK.
+//! the SDK. Video likewise: `push_video_frame` sends on the caller's thread (the main thread,
+//! about 2 ms a frame), and `_process` updates each member's `ImageTexture` when, and only
+//! when, that member's picture changed.
 
 use std::sync::{mpsc, Arc};
 
 use godot::builtin::{
-    AnyDictionary, GString, PackedStringArray, PackedVector2Array, StringName, VarDictionary,
-    Vector2,
+    AnyDictionary, Color, GString, PackedByteArray, PackedStringArray, PackedVector2Array,
+    StringName, VarDictionary, Vector2,
 };
+use godot::classes::image::Format;
 use godot::classes::node::InternalMode;
 use godot::classes::{
     AudioEffectCapture, AudioServer, AudioStreamGenerator, AudioStreamGeneratorPlayback,
     AudioStreamMicrophone, AudioStreamPlayer, AudioStreamPlayer2D, AudioStreamPlayer3D, Engine,
-    INode, Node, ProjectSettings,
+    INode, Image, ImageTexture, Node, ProjectSettings,
 };
 use godot::global::{godot_error, godot_print, godot_warn};
 use godot::obj::{Base, Gd, NewAlloc, NewGd, Singleton, WithBaseField, WithUserSignals};
 use godot::prelude::{godot_api, GodotClass};
 use voipchat::log::{LogLevel, Logger};
-use voipchat::{AudioProcessing, ChatState, NoiseSuppression, VoiceEnhancement};
+use voipchat::{
+    AudioProcessing, ChatState, ErrorCode, NoiseSuppression, VoiceEnhancement, VoipError,
+};
 
 use crate::calls::Calls;
 use crate::convert;
@@ -30,6 +35,11 @@ use crate::options::NodeSettings;
 use crate::outcome::{self, Emission};
 use crate::pump::{self, GeneratorFill};
 use crate::value::Value;
+use crate::video::WatchedVideo;
+
+/// The size of a member's texture before its first picture: the SDK's send size, so a layout
+/// made around it does not jump when the picture arrives. Opaque black.
+const VIDEO_PLACEHOLDER: (i32, i32) = (640, 360);
 
 /// Seconds of microphone audio the capture effect holds: room for slow frames, not latency
 /// (the buffer is drained every frame).
@@ -90,6 +100,9 @@ struct Core {
     logs: mpsc::Receiver<(LogLevel, String)>,
     log_sender: mpsc::Sender<(LogLevel, String)>,
     audio: Option<Audio>,
+    /// The members whose video the game shows, and their textures (same order, same ids).
+    video: WatchedVideo,
+    textures: Vec<(String, Gd<ImageTexture>)>,
 }
 
 /// The node's audio objects, made in `_ready` (never in the editor).
@@ -229,6 +242,8 @@ impl INode for VoipChat {
                 logs,
                 log_sender,
                 audio: None,
+                video: WatchedVideo::default(),
+                textures: Vec::new(),
             },
         }
     }
@@ -269,6 +284,7 @@ impl INode for VoipChat {
         let queued = self.core.calls.drain();
         self.sync_microphone();
         self.pump_audio(delta);
+        self.update_video_textures();
 
         for message in queued {
             for emission in outcome::emissions(message) {
@@ -311,6 +327,13 @@ impl VoipChat {
     /// errMsg]}`.
     #[signal]
     fn state_changed(code: i64, data: VarDictionary);
+    /// The result of `subscribe_video_members()`: `{errCode, errMsg}`.
+    #[signal]
+    fn subscribe_video_members_completed(result: VarDictionary);
+    /// Video room: the members publishing video now, in the order they started (a member
+    /// publishes while it pushes frames, and stops about a second after its last).
+    #[signal]
+    fn video_members_changed(open_id_list: PackedStringArray);
 
     #[constant]
     const STATE_IDLE: i64 = ChatState::Idle as i64;
@@ -510,6 +533,140 @@ impl VoipChat {
             audio.detach(&open_id.to_string());
         }
     }
+
+    /// Video room: sends one camera frame (any size up to 1920x1080, any format Godot can
+    /// convert to RGBA8; the image is not changed), scaled to 640x360, encoded (VP8) and sent
+    /// at once, in about 2 ms. Call it at the camera's rate (at most 30 a second). Returns 0;
+    /// -1001 for an image that cannot be sent (empty, too small or too large; a warning says
+    /// why), -1006 in a voice room, -1005 outside a call.
+    #[func]
+    fn push_video_frame(&mut self, image: Option<Gd<Image>>) -> i64 {
+        let pushed = image
+            .ok_or_else(|| invalid_image("the image is null"))
+            .and_then(|image| rgba8(&image))
+            .and_then(|image| {
+                let (width, height) = (image.get_width(), image.get_height());
+                let data = image.get_data();
+                self.core.calls.push_video_frame(
+                    u32::try_from(width).unwrap_or(0),
+                    u32::try_from(height).unwrap_or(0),
+                    data.as_slice(),
+                )
+            });
+        match pushed {
+            Ok(()) => 0,
+            Err(e) => {
+                if e.code == ErrorCode::InvalidArgument {
+                    godot_warn!("VoipChat.push_video_frame: {}", e.reason);
+                }
+                i64::from(e.code.as_i32())
+            }
+        }
+    }
+
+    /// Video room: `open_id`'s video as a texture the node keeps up to date, uploading in
+    /// `_process` only when the member's picture changed (RGBA8, 640x360 unless the sender
+    /// was configured otherwise). Opaque black until the first picture; it keeps the last
+    /// picture when the member stops. The same texture on every call for the same member.
+    #[func]
+    fn get_video_texture(&mut self, open_id: GString) -> Gd<ImageTexture> {
+        let open_id = open_id.to_string();
+        if let Some((_, texture)) = self.core.textures.iter().find(|(id, _)| *id == open_id) {
+            return texture.clone();
+        }
+        let (width, height) = VIDEO_PLACEHOLDER;
+        let texture = Image::create(width, height, false, Format::RGBA8)
+            .and_then(|mut black| {
+                black.fill(Color::BLACK);
+                ImageTexture::create_from_image(&black)
+            })
+            .unwrap_or_else(ImageTexture::new_gd);
+        self.core.video.watch(&open_id);
+        self.core.textures.push((open_id, texture.clone()));
+        texture
+    }
+
+    /// Stops updating `open_id`'s texture (the texture itself lives on while referenced).
+    #[func]
+    fn release_video_texture(&mut self, open_id: GString) {
+        let open_id = open_id.to_string();
+        self.core.video.unwatch(&open_id);
+        self.core.textures.retain(|(id, _)| *id != open_id);
+    }
+
+    /// Video room: `open_id`'s latest picture as a new RGBA8 Image, or null before the first
+    /// (or outside a call). For a texture, `get_video_texture` does less work.
+    #[func]
+    fn get_video_frame(&self, open_id: GString) -> Option<Gd<Image>> {
+        let frame = self.core.calls.latest_video_frame(&open_id.to_string())?;
+        let mut rgba = Vec::new();
+        frame.picture.to_rgba(&mut rgba);
+        let width = i32::try_from(frame.picture.width()).ok()?;
+        let height = i32::try_from(frame.picture.height()).ok()?;
+        Image::create_from_data(
+            width,
+            height,
+            false,
+            Format::RGBA8,
+            &PackedByteArray::from(rgba.as_slice()),
+        )
+    }
+
+    /// The number of `open_id`'s latest picture (0: none yet); each decoded picture numbers
+    /// one more, so a game can tell whether there is a new one.
+    #[func]
+    fn get_video_sequence(&self, open_id: GString) -> i64 {
+        self.core
+            .calls
+            .latest_video_frame(&open_id.to_string())
+            .map_or(0, |frame| i64::try_from(frame.sequence).unwrap_or(i64::MAX))
+    }
+
+    /// WeChat's `subscribeVoIPVideoMembers`: in a video room, receive video only from these
+    /// members (an empty list: from none) instead of the default, the first two to publish.
+    /// The outcome arrives later as subscribe_video_members_completed: errCode 0 once the
+    /// relay applied it, -1006 in a voice room, -1005 outside a call, -1001 for more than 64.
+    #[func]
+    fn subscribe_video_members(&mut self, open_id_list: PackedStringArray) {
+        let list = open_id_list
+            .as_slice()
+            .iter()
+            .map(|id| id.to_string())
+            .collect();
+        self.core.calls.subscribe_video_members(list);
+    }
+
+    /// Video room: the members publishing video, as of the last video_members_changed.
+    #[func]
+    fn get_video_members(&self) -> PackedStringArray {
+        convert::strings(&self.core.calls.view().video_members)
+    }
+}
+
+fn invalid_image(reason: &str) -> VoipError {
+    VoipError::new(
+        ErrorCode::InvalidArgument,
+        format!("push_video_frame: {reason}"),
+    )
+}
+
+/// `image` itself when it is RGBA8 already, else an RGBA8 copy (decompressed first if need be).
+fn rgba8(image: &Gd<Image>) -> Result<Gd<Image>, VoipError> {
+    if image.is_empty() {
+        return Err(invalid_image("the image is empty"));
+    }
+    if image.get_format() == Format::RGBA8 && !image.is_compressed() {
+        return Ok(image.clone());
+    }
+    let mut copy = image.duplicate_resource();
+    if copy.is_compressed() && copy.decompress() != godot::global::Error::OK {
+        return Err(invalid_image(&format!(
+            "the image's format {:?} cannot be decompressed",
+            copy.get_format()
+        )));
+    }
+    copy.convert(Format::RGBA8);
+    Ok(copy)
 }
 
 impl Audio {
@@ -675,6 +832,40 @@ impl VoipChat {
         }
     }
 
+    /// Uploads each shown member's picture that changed since the last frame.
+    fn update_video_textures(&mut self) {
+        let core = &mut self.core;
+        if core.textures.is_empty() {
+            return;
+        }
+        let calls = &core.calls;
+        let changed = core
+            .video
+            .refresh(|open_id| calls.latest_video_frame(open_id));
+        for (open_id, video) in changed {
+            let Some((_, texture)) = core.textures.iter_mut().find(|(id, _)| id == open_id) else {
+                continue;
+            };
+            let (Ok(width), Ok(height)) = (i32::try_from(video.width), i32::try_from(video.height))
+            else {
+                continue;
+            };
+            let data = PackedByteArray::from(video.rgba.as_slice());
+            let Some(image) = Image::create_from_data(width, height, false, Format::RGBA8, &data)
+            else {
+                continue;
+            };
+            let same_size = texture.get_width() == width
+                && texture.get_height() == height
+                && texture.get_format() == Format::RGBA8;
+            if same_size {
+                texture.update(&image);
+            } else {
+                texture.set_image(&image);
+            }
+        }
+    }
+
     fn emit(&mut self, emission: Emission) {
         let strings = |list: &[String]| convert::strings(list);
         let dictionary = |value: &Value| convert::value_to_dictionary(value);
@@ -704,6 +895,14 @@ impl VoipChat {
             Emission::SpeakersChanged { open_id_list } => self
                 .signals()
                 .speakers_changed()
+                .emit(&strings(&open_id_list)),
+            Emission::SubscribeVideoMembersCompleted { result } => self
+                .signals()
+                .subscribe_video_members_completed()
+                .emit(&dictionary(&result)),
+            Emission::VideoMembersChanged { open_id_list } => self
+                .signals()
+                .video_members_changed()
                 .emit(&strings(&open_id_list)),
             Emission::Interrupted { err_code, err_msg } => self
                 .signals()

@@ -17,6 +17,7 @@ pub enum Message {
     Join(Result<Vec<String>, VoipError>),
     Exit(Result<(), VoipError>),
     UpdateMute(Result<(), VoipError>),
+    SubscribeVideo(Result<(), VoipError>),
     Event(Event),
 }
 
@@ -42,10 +43,18 @@ pub enum Emission {
     UpdateMuteConfigCompleted {
         result: Value,
     },
+    /// `{errCode, errMsg}` of `subscribe_video_members()`.
+    SubscribeVideoMembersCompleted {
+        result: Value,
+    },
     MembersChanged {
         open_id_list: Vec<String>,
     },
     SpeakersChanged {
+        open_id_list: Vec<String>,
+    },
+    /// Video room: the members publishing video.
+    VideoMembersChanged {
         open_id_list: Vec<String>,
     },
     Interrupted {
@@ -104,11 +113,17 @@ pub fn emissions(message: Message) -> Vec<Emission> {
         Message::UpdateMute(outcome) => vec![Emission::UpdateMuteConfigCompleted {
             result: result_dict("updateVoIPChatMuteConfig", &outcome.as_ref().map(|_| ())),
         }],
+        Message::SubscribeVideo(outcome) => vec![Emission::SubscribeVideoMembersCompleted {
+            result: result_dict("subscribeVoIPVideoMembers", &outcome.as_ref().map(|_| ())),
+        }],
         Message::Event(Event::MembersChanged(open_id_list)) => {
             vec![Emission::MembersChanged { open_id_list }]
         }
         Message::Event(Event::SpeakersChanged(open_id_list)) => {
             vec![Emission::SpeakersChanged { open_id_list }]
+        }
+        Message::Event(Event::VideoMembersChanged(open_id_list)) => {
+            vec![Emission::VideoMembersChanged { open_id_list }]
         }
         Message::Event(Event::Interrupted(e)) => vec![Emission::Interrupted {
             err_code: i64::from(e.code.as_i32()),
@@ -121,13 +136,14 @@ pub fn emissions(message: Message) -> Vec<Emission> {
     }
 }
 
-/// What the node remembers of the call, for `get_members()`, `get_speakers()`, `get_state()`
-/// and for starting and stopping the microphone.
+/// What the node remembers of the call, for `get_members()`, `get_speakers()`,
+/// `get_video_members()`, `get_state()` and for starting and stopping the microphone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallView {
     pub state: ChatState,
     pub members: Vec<String>,
     pub speakers: Vec<String>,
+    pub video_members: Vec<String>,
 }
 
 impl Default for CallView {
@@ -136,6 +152,7 @@ impl Default for CallView {
             state: ChatState::Idle,
             members: Vec::new(),
             speakers: Vec::new(),
+            video_members: Vec::new(),
         }
     }
 }
@@ -146,11 +163,13 @@ impl CallView {
             Message::Join(Ok(list)) => self.members = list.clone(),
             Message::Event(Event::MembersChanged(list)) => self.members = list.clone(),
             Message::Event(Event::SpeakersChanged(list)) => self.speakers = list.clone(),
+            Message::Event(Event::VideoMembersChanged(list)) => self.video_members = list.clone(),
             Message::Event(Event::StateChanged { state, .. }) => {
                 self.state = *state;
                 if matches!(state, ChatState::Left | ChatState::Idle) {
                     self.members.clear();
                     self.speakers.clear();
+                    self.video_members.clear();
                 }
             }
             _ => {}
@@ -227,6 +246,19 @@ mod tests {
                 ])
             }]
         );
+        let e = VoipError::new(ErrorCode::RoomTypeMismatch, "not a video room");
+        assert_eq!(
+            emissions(Message::SubscribeVideo(Err(e))),
+            vec![Emission::SubscribeVideoMembersCompleted {
+                result: Value::dict([
+                    ("errCode", Value::Int(-1006)),
+                    (
+                        "errMsg",
+                        Value::String("subscribeVoIPVideoMembers:fail not a video room".into())
+                    ),
+                ])
+            }]
+        );
         let e = VoipError::new(ErrorCode::NotInRoom, "not in a room");
         assert_eq!(
             emissions(Message::UpdateMute(Err(e))),
@@ -254,6 +286,12 @@ mod tests {
             emissions(Message::Event(Event::SpeakersChanged(ids(&["b"])))),
             vec![Emission::SpeakersChanged {
                 open_id_list: ids(&["b"])
+            }]
+        );
+        assert_eq!(
+            emissions(Message::Event(Event::VideoMembersChanged(ids(&["b", "a"])))),
+            vec![Emission::VideoMembersChanged {
+                open_id_list: ids(&["b", "a"])
             }]
         );
         let e = VoipError::new(ErrorCode::ServerShuttingDown, "the server is shutting down");
@@ -301,8 +339,10 @@ mod tests {
         assert_eq!(view.members, ids(&["a"]));
         view.apply(&Message::Event(Event::MembersChanged(ids(&["a", "b"]))));
         view.apply(&Message::Event(Event::SpeakersChanged(ids(&["b"]))));
+        view.apply(&Message::Event(Event::VideoMembersChanged(ids(&["b"]))));
         assert_eq!(view.members, ids(&["a", "b"]));
         assert_eq!(view.speakers, ids(&["b"]));
+        assert_eq!(view.video_members, ids(&["b"]));
         view.apply(&state(ChatState::Reconnecting));
         assert!(
             view.in_call(),
@@ -311,5 +351,6 @@ mod tests {
         view.apply(&state(ChatState::Left));
         assert!(!view.in_call());
         assert!(view.members.is_empty() && view.speakers.is_empty());
+        assert!(view.video_members.is_empty());
     }
 }

@@ -1,16 +1,19 @@
 //! The binding's engine-free half against a real relay: what the `VoipChat` node does, minus
 //! Godot. Option dictionaries (as GDScript passes them) go in; the messages the node would
 //! turn into signals come out; audio moves as the node moves it, stereo at Godot's default
-//! mix rate, once per "frame".
+//! mix rate, once per "frame". Then two players in a video room: camera frames pushed at one
+//! arrive at the other upright, at the SDK's send size and in sequence, as the node's texture
+//! path takes them.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use voipchat::{auth, Server, ServerConfig};
+use voipchat::{auth, ErrorCode, Event, Server, ServerConfig};
 use voipchat_godot::calls::Calls;
 use voipchat_godot::options::NodeSettings;
 use voipchat_godot::outcome::{emissions, Emission, Message};
 use voipchat_godot::value::Value;
+use voipchat_godot::video::WatchedVideo;
 
 const APP_ID: &str = "wxgodot";
 const APP_SECRET: &str = "godot-secret";
@@ -125,6 +128,23 @@ fn two_players_join_talk_and_leave() {
     let joined = wait_for(&mut alice, &mut alice_seen, "alice's join", is_join);
     assert_eq!(joined, Message::Join(Ok(vec!["alice".to_owned()])));
     assert!(alice.view().in_call());
+
+    // Video calls in a voice room: a frame is -1006 at once, a subscription fails with -1006.
+    let frame = red_over_blue(64, 48);
+    let refused = alice.push_video_frame(64, 48, &frame).unwrap_err();
+    assert_eq!(refused.code, ErrorCode::RoomTypeMismatch, "{refused:?}");
+    alice.subscribe_video_members(vec!["bob".to_owned()]);
+    let subscribed = wait_for(
+        &mut alice,
+        &mut alice_seen,
+        "the refused subscription",
+        |m| matches!(m, Message::SubscribeVideo(_)),
+    );
+    assert!(
+        matches!(&subscribed, Message::SubscribeVideo(Err(e)) if e.code == ErrorCode::RoomTypeMismatch),
+        "{subscribed:?}"
+    );
+    assert!(alice.latest_video_frame("bob").is_none());
 
     bob.join(
         &signed_options(&server, "bob", "lobby"),
@@ -322,4 +342,172 @@ fn bad_options_fail_later_with_1001_and_calls_without_a_room_with_1005() {
         "{signals:#?}"
     );
     assert!(!calls.view().in_call());
+}
+
+/// A camera frame, RGBA top row first (as a Godot `Image` holds it): the top half red, the
+/// bottom half blue, so a receiver can tell whether it arrived upright.
+fn red_over_blue(width: u32, height: u32) -> Vec<u8> {
+    (0..height)
+        .flat_map(|y| {
+            let top = y < height / 2;
+            (0..width).flat_map(move |_| {
+                if top {
+                    [230, 20, 20, 255]
+                } else {
+                    [20, 20, 230, 255]
+                }
+            })
+        })
+        .collect()
+}
+
+fn pixel(rgba: &[u8], width: u32, x: u32, y: u32) -> [u8; 3] {
+    let i = ((y * width + x) * 4) as usize;
+    [rgba[i], rgba[i + 1], rgba[i + 2]]
+}
+
+#[test]
+fn two_players_exchange_video_in_a_video_room() {
+    let server_runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = server_runtime
+        .block_on(Server::start(ServerConfig {
+            apps: HashMap::from([(APP_ID.to_owned(), APP_SECRET.to_owned())]),
+            ..ServerConfig::default()
+        }))
+        .expect("relay starts");
+    let (mut alice, mut bob) = (Calls::new(), Calls::new());
+    let (mut alice_seen, mut bob_seen) = (Vec::new(), Vec::new());
+
+    // Before any call: a bad frame is -1001 (checked first), a good one -1005.
+    let frame = red_over_blue(320, 240);
+    let bad = alice.push_video_frame(0, 240, &frame).unwrap_err();
+    assert_eq!(bad.code, ErrorCode::InvalidArgument);
+    assert!(bad.reason.contains("too small"), "{bad:?}");
+    let short = alice.push_video_frame(320, 241, &frame).unwrap_err();
+    assert_eq!(short.code, ErrorCode::InvalidArgument, "{short:?}");
+    assert_eq!(
+        alice.push_video_frame(320, 240, &frame).unwrap_err().code,
+        ErrorCode::NotInRoom
+    );
+    alice.subscribe_video_members(vec![]);
+    assert_eq!(
+        alice
+            .drain()
+            .into_iter()
+            .flat_map(emissions)
+            .collect::<Vec<_>>(),
+        vec![Emission::SubscribeVideoMembersCompleted {
+            result: Value::dict([
+                ("errCode", Value::Int(-1005)),
+                (
+                    "errMsg",
+                    Value::String("subscribeVoIPVideoMembers:fail not in a room".into())
+                ),
+            ])
+        }]
+    );
+
+    let video_room = |open_id: &str| {
+        let mut options = signed_options(&server, open_id, "screen");
+        if let Value::Dict(map) = &mut options {
+            map.insert("roomType".into(), Value::String("video".into()));
+        }
+        options
+    };
+    let is_join = |m: &Message| matches!(m, Message::Join(_));
+    alice.join(&video_room("alice"), &settings(), Default::default());
+    wait_for(&mut alice, &mut alice_seen, "alice's join", is_join);
+    bob.join(&video_room("bob"), &settings(), Default::default());
+    let joined = wait_for(&mut bob, &mut bob_seen, "bob's join", is_join);
+    assert_eq!(
+        joined,
+        Message::Join(Ok(vec!["alice".to_owned(), "bob".to_owned()]))
+    );
+
+    bob.subscribe_video_members(vec!["alice".to_owned()]);
+    wait_for(&mut bob, &mut bob_seen, "bob's subscription", |m| {
+        matches!(m, Message::SubscribeVideo(_))
+    });
+    assert!(
+        bob_seen.contains(&Emission::SubscribeVideoMembersCompleted {
+            result: Value::dict([
+                ("errCode", Value::Int(0)),
+                (
+                    "errMsg",
+                    Value::String("subscribeVoIPVideoMembers:ok".into())
+                ),
+            ])
+        }),
+        "{bob_seen:#?}"
+    );
+
+    // Three seconds of camera at 15 fps at alice; bob's node refreshes its texture each
+    // "frame", taking a picture only when its sequence changed.
+    let mut shown = WatchedVideo::default();
+    shown.watch("alice");
+    let mut pictures = Vec::new();
+    let start = Instant::now();
+    for n in 0..45u64 {
+        alice.push_video_frame(320, 240, &frame).unwrap();
+        for (open_id, video) in shown.refresh(|id| bob.latest_video_frame(id)) {
+            assert_eq!(open_id, "alice");
+            pictures.push((
+                video.sequence,
+                video.width,
+                video.height,
+                pixel(&video.rgba, video.width, video.width / 2, video.height / 6),
+                pixel(
+                    &video.rgba,
+                    video.width,
+                    video.width / 2,
+                    video.height * 5 / 6,
+                ),
+            ));
+        }
+        for message in bob.drain() {
+            bob_seen.extend(emissions(message));
+        }
+        let next = start + Duration::from_millis(1000 * (n + 1) / 15);
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+    println!("bob took {} pictures of alice", pictures.len());
+    assert!(pictures.len() >= 5, "{pictures:?}");
+    assert!(
+        pictures.windows(2).all(|w| w[1].0 > w[0].0),
+        "sequences grow: {pictures:?}"
+    );
+    for (sequence, width, height, top, bottom) in &pictures {
+        assert_eq!((*width, *height), (640, 360), "picture {sequence}");
+        assert!(
+            top[0] > 150 && top[2] < 110,
+            "picture {sequence}: top {top:?}"
+        );
+        assert!(
+            bottom[2] > 150 && bottom[0] < 110,
+            "picture {sequence}: bottom {bottom:?}"
+        );
+    }
+    assert!(
+        bob_seen.iter().any(|e| matches!(e,
+            Emission::VideoMembersChanged { open_id_list } if open_id_list == &["alice".to_owned()])),
+        "bob never saw alice publishing: {bob_seen:#?}"
+    );
+    assert_eq!(bob.view().video_members, vec!["alice".to_owned()]);
+
+    // Alice stops: about a second later she no longer publishes.
+    wait_for(&mut bob, &mut bob_seen, "alice no longer publishing", |m| {
+        *m == Message::Event(Event::VideoMembersChanged(vec![]))
+    });
+    assert!(bob.view().video_members.is_empty());
+
+    alice.exit();
+    wait_for(&mut alice, &mut alice_seen, "alice's exit", |m| {
+        matches!(m, Message::Exit(_))
+    });
+    bob.exit();
+    wait_for(&mut bob, &mut bob_seen, "bob's exit", |m| {
+        matches!(m, Message::Exit(_))
+    });
+    drop((alice, bob));
+    server_runtime.block_on(server.shutdown());
 }

@@ -2,7 +2,10 @@ extends Node
 ## The binding inside a real Godot 4 engine: two VoipChat nodes join one room on a running
 ## relay, see each other arrive, one talks (a tone played into its capture bus, where a
 ## microphone would play) and the other hears it through its playback bus; a badly signed
-## join fails with -1002 through the signals; both leave.
+## join fails with -1002 through the signals; video calls in that voice room are refused with
+## -1006; both leave. Then the two meet in a video room: Alice pushes camera images, Bob's
+## texture, frame and sequence of her video follow, upright and in order, and
+## video_members_changed lists her while she publishes.
 ##
 ## Run by bindings/godot/test.sh with the relay's address, certificate pin and app secret as
 ## user arguments:
@@ -14,7 +17,7 @@ extends Node
 ## Longest wait for one expected event (join result, members, audio), in seconds.
 const EVENT_TIMEOUT_S := 10.0
 ## Whole-test watchdog, in seconds: nothing may hang the test command.
-const TEST_TIMEOUT_S := 60.0
+const TEST_TIMEOUT_S := 90.0
 ## The bus the test listens on: Bob's call mix plays here, into an AudioEffectCapture.
 const HEARD_BUS := "VoipTestHeard"
 ## The bus of the player Alice is attached to on Bob's side.
@@ -27,6 +30,11 @@ const TONE_AMPLITUDE := 0.125
 ## Heard audio counts as sound above this RMS, per frame: silence is 0, the tone while it
 ## sounds about 0.1.
 const HEARD_RMS_MIN := 0.01
+## How long Alice's camera runs in the video room, and how often it gives a frame.
+const CAMERA_S := 3.0
+const CAMERA_FRAME_MS := 66
+## The SDK's send size: every picture a member receives has it.
+const VIDEO_SIZE := Vector2i(640, 360)
 
 var passed := 0
 var failed := 0
@@ -89,6 +97,16 @@ func _run() -> void:
 		"alice's members_changed reports alice and bob"
 	)
 
+	# Video in a voice room: a frame is refused at once, a subscription through its signal.
+	var small_camera := _camera_image(64, 48)
+	check(alice.push_video_frame(small_camera) == -1006, "push_video_frame in a voice room is -1006")
+	alice.subscribe_video_members(PackedStringArray(["bob"]))
+	var refused_video: Dictionary = await alice.subscribe_video_members_completed
+	check(
+		refused_video.get("errCode") == -1006,
+		"subscribe_video_members in a voice room: %s" % [refused_video]
+	)
+
 	# A join whose signature does not match: the error arrives through the signals.
 	var mallory := _make_node("Mallory", false, false)
 	add_child(mallory)
@@ -140,6 +158,94 @@ func _run() -> void:
 	left = await bob.exit_completed
 	check(left.get("errCode") == 0, "bob left: %s" % [left])
 	check(bob.get_state() == VoipChat.STATE_LEFT, "bob's state is STATE_LEFT")
+	check(alice.push_video_frame(small_camera) == -1005, "push_video_frame outside a call is -1005")
+
+	await _video_room(alice, bob)
+
+
+## Alice and Bob in a video room: Alice's camera (an RGB8 image the node converts) reaches
+## Bob's texture and frames at the SDK's send size, upright, in sequence.
+func _video_room(alice: VoipChat, bob: VoipChat) -> void:
+	var group_id := "godot-video-test-%d" % Time.get_ticks_usec()
+	alice.join(_signed("alice", group_id, "video"))
+	var joined: Dictionary = await alice.join_completed
+	check(joined.get("errCode") == 0, "alice joined a video room: %s" % [joined])
+	bob.join(_signed("bob", group_id, "video"))
+	joined = await bob.join_completed
+	check(joined.get("errCode") == 0, "bob joined the video room: %s" % [joined])
+
+	check(alice.push_video_frame(Image.new()) == -1001, "an empty image is -1001")
+	var too_wide := Image.create(4000, 4, false, Image.FORMAT_RGBA8)
+	check(alice.push_video_frame(too_wide) == -1001, "a 4000-pixel-wide image is -1001")
+
+	bob.subscribe_video_members(PackedStringArray(["alice"]))
+	var subscribed: Dictionary = await bob.subscribe_video_members_completed
+	check(
+		subscribed.get("errCode") == 0 and subscribed.get("errMsg") == "subscribeVoIPVideoMembers:ok",
+		"bob subscribed to alice's video: %s" % [subscribed]
+	)
+	var texture: ImageTexture = bob.get_video_texture("alice")
+	check(texture == bob.get_video_texture("alice"), "get_video_texture gives one texture per member")
+	# Each upload (ImageTexture.update, which Godot refuses with an error for another size or
+	# format) emits `changed`. The headless renderer keeps no pixels, so uploads are counted.
+	var uploads := [0]
+	texture.changed.connect(func() -> void: uploads[0] += 1)
+	check(bob.get_video_sequence("alice") == 0, "no picture of alice before she pushes")
+	check(bob.get_video_frame("alice") == null, "get_video_frame is null before the first picture")
+
+	# The camera runs at 15 fps while the game renders at up to 60.
+	Engine.max_fps = 60
+	var camera := _camera_image(320, 240)
+	var codes := {}
+	var sequences: Array[int] = []
+	var next_frame := 0
+	var stop := Time.get_ticks_msec() + CAMERA_S * 1000.0
+	while Time.get_ticks_msec() < stop:
+		if Time.get_ticks_msec() >= next_frame:
+			next_frame = Time.get_ticks_msec() + CAMERA_FRAME_MS
+			codes[alice.push_video_frame(camera)] = true
+		var sequence := bob.get_video_sequence("alice")
+		if sequence > 0 and (sequences.is_empty() or sequences[-1] != sequence):
+			sequences.append(sequence)
+		await get_tree().process_frame
+	Engine.max_fps = 0
+	check(codes.keys() == [0], "every push_video_frame returned 0: %s" % [codes.keys()])
+	check(sequences.size() >= 5, "bob saw %d pictures of alice" % sequences.size())
+	var ordered := true
+	for i in range(1, sequences.size()):
+		ordered = ordered and sequences[i] > sequences[i - 1]
+	check(ordered, "their sequence numbers grow: %s" % [sequences])
+	check(Vector2i(texture.get_size()) == VIDEO_SIZE, "the texture is %s" % [texture.get_size()])
+	var picture: Image = bob.get_video_frame("alice")
+	check(
+		picture != null and picture.get_size() == VIDEO_SIZE,
+		"get_video_frame gives a %s picture" % [picture.get_size() if picture else null]
+	)
+	if picture:
+		var top := picture.get_pixel(320, 60)
+		var bottom := picture.get_pixel(320, 300)
+		check(
+			top.r > 0.6 and top.b < 0.45 and bottom.b > 0.6 and bottom.r < 0.45,
+			"alice arrives upright, red over blue: top %s, bottom %s" % [top, bottom]
+		)
+	var decoded := 0 if sequences.is_empty() else sequences[-1]
+	check(
+		uploads[0] >= 5 and uploads[0] <= decoded,
+		"the texture was uploaded %d times, at most once per new picture (%d)" % [uploads[0], decoded]
+	)
+	check(_saw_video_member("Bob", "alice"), "bob's video_members_changed listed alice")
+	check(
+		await _until(func() -> bool: return bob.get_video_members().is_empty()),
+		"alice stops publishing about a second after her last frame"
+	)
+	bob.release_video_texture("alice")
+
+	alice.exit()
+	var left: Dictionary = await alice.exit_completed
+	check(left.get("errCode") == 0, "alice left the video room: %s" % [left])
+	bob.exit()
+	left = await bob.exit_completed
+	check(left.get("errCode") == 0, "bob left the video room: %s" % [left])
 
 
 func check(ok: bool, what: String) -> void:
@@ -177,7 +283,12 @@ func _make_node(node_name: String, microphone: bool, playback: bool) -> VoipChat
 	node.app_id = options["app-id"]
 	events[node_name] = []
 	for signal_name: String in [
-		"join_failed", "members_changed", "speakers_changed", "interrupted", "state_changed"
+		"join_failed",
+		"members_changed",
+		"speakers_changed",
+		"video_members_changed",
+		"interrupted",
+		"state_changed",
 	]:
 		node.connect(signal_name, _record.bind(node_name, signal_name))
 	return node
@@ -194,6 +305,13 @@ func _record(a: Variant, b: Variant = null, c: Variant = null, d: Variant = null
 func _has_event(node_name: String, signal_name: String, first_arg: Variant) -> bool:
 	for event: Array in events[node_name]:
 		if event[0] == signal_name and event[1] == first_arg:
+			return true
+	return false
+
+
+func _saw_video_member(node_name: String, open_id: String) -> bool:
+	for event: Array in events[node_name]:
+		if event[0] == "video_members_changed" and PackedStringArray(event[1]).has(open_id):
 			return true
 	return false
 
@@ -256,6 +374,15 @@ func _rms_of(capture: AudioEffectCapture) -> float:
 	return sqrt(sum / (2.0 * frames.size()))
 
 
+## A camera frame: the top half red, the bottom half blue, in RGB8 (so the node converts it).
+func _camera_image(width: int, height: int) -> Image:
+	var half := int(height * 0.5)
+	var image := Image.create(width, height, false, Image.FORMAT_RGB8)
+	image.fill_rect(Rect2i(0, 0, width, half), Color(0.9, 0.08, 0.08))
+	image.fill_rect(Rect2i(0, half, width, height - half), Color(0.08, 0.08, 0.9))
+	return image
+
+
 ## A looping "syllable": 400 ms of a 220 Hz tone with two harmonics, 300 ms of silence, so the
 ## voice activity detector sees onsets and pauses as in speech.
 func _play_tone_into(bus: StringName) -> AudioStreamPlayer:
@@ -283,7 +410,7 @@ func _play_tone_into(bus: StringName) -> AudioStreamPlayer:
 
 ## Development only: signs a join the way a game backend does (README, "How a game backend
 ## signs"), so the relay checks real signatures.
-func _signed(open_id: String, group_id: String) -> Dictionary:
+func _signed(open_id: String, group_id: String, room_type := "voice") -> Dictionary:
 	var app_id: String = options["app-id"]
 	var session_key := Marshalls.raw_to_base64(
 		_hmac_sha256(options["app-secret"].to_utf8_buffer(), open_id.to_utf8_buffer())
@@ -302,7 +429,7 @@ func _signed(open_id: String, group_id: String) -> Dictionary:
 		"nonceStr": nonce_str,
 		"timeStamp": time_stamp,
 		"signature": signature,
-		"roomType": "voice",
+		"roomType": room_type,
 		"muteConfig": {"muteMicrophone": false, "muteEarphone": false},
 	}
 
