@@ -459,6 +459,18 @@ impl Video {
         }
     }
 
+    /// The sequence number of `open_id`'s latest picture, without copying it: what a poll
+    /// checks before it takes the picture.
+    pub fn latest_sequence(&self, open_id: &str) -> Option<u64> {
+        let receiving = lock(&self.receiving);
+        let source = receiving
+            .members
+            .iter()
+            .find(|(_, id)| id.as_str() == open_id)
+            .map(|(source, _)| *source)?;
+        Some(receiving.from.get(&source)?.latest.as_ref()?.sequence)
+    }
+
     /// The latest picture of the member with `open_id`, if one has been decoded.
     pub fn latest_frame(&self, open_id: &str) -> Option<ReceivedFrame> {
         let receiving = lock(&self.receiving);

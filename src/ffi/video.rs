@@ -170,12 +170,16 @@ pub unsafe extern "C" fn voip_video_pull_frame(
         let out = out
             .as_mut()
             .ok_or_else(|| invalid("pull_video_frame: out is NULL"))?;
+        // Checked before the picture is copied: most polls find nothing new.
+        if video
+            .latest_sequence(open_id)
+            .map_or(true, |s| s == out.sequence)
+        {
+            return Ok(0);
+        }
         let Some(frame) = video.latest_frame(open_id) else {
             return Ok(0);
         };
-        if frame.sequence == out.sequence {
-            return Ok(0);
-        }
         let picture = &frame.picture;
         let (width, height) = (picture.width(), picture.height());
         if out.width < width || out.height < height {
