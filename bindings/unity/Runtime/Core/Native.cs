@@ -94,6 +94,13 @@ namespace VoipChatSdk.Interop
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         public delegate void VoipStateFn(int code, IntPtr data_json, IntPtr user_data);
 
+        /// <summary>
+        /// <c>VoipVideoFrameFn</c>: (const char *open_id, const VoipVideoFrame *frame, void *user_data).
+        /// <c>frame</c> is I420; it and its planes are valid only during the call.
+        /// </summary>
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        public delegate void VoipVideoFrameFn(IntPtr open_id, IntPtr frame, IntPtr user_data);
+
         // ---- structs --------------------------------------------------------------------
 
         [StructLayout(LayoutKind.Sequential)]
@@ -290,5 +297,8 @@ namespace VoipChatSdk.Interop
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         public static extern int voip_subscribe_video_members(IntPtr open_ids, UIntPtr count, VoipCallbacks callbacks, IntPtr user_data);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int voip_on_video_frame(IntPtr listener, IntPtr user_data);
     }
 }

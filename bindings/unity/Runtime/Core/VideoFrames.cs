@@ -1,7 +1,15 @@
 // Video rooms in plain C# (no UnityEngine), so the tests run it under Mono: camera frames into
-// the SDK (voip_video_push_frame) and each member's latest picture out of it
-// (voip_video_pull_frame) into a reusable buffer. Runtime/Unity/VoipVideo.cs is the thin
-// engine side: a WebCamTexture in, a Texture2D / RawImage out.
+// the SDK (voip_video_push_frame) and each member's latest picture out of it, either pulled
+// (voip_video_pull_frame) into a reusable buffer or pushed (voip_on_video_frame) as the
+// VoipChat.VideoFrameReceived event. Runtime/Unity/VoipVideo.cs is the thin engine side: a
+// WebCamTexture in, a Texture2D / RawImage out.
+//
+// VideoFrameReceived. The native listener runs inside voip_poll (POLL dispatch, like every
+// callback here), where the planes are valid: it copies them into the member's back buffer and
+// queues one delivery per member; Poll() then swaps the member's front and back buffers and
+// raises the event on the polling thread with the front one. A member's pictures that arrive
+// before Poll delivers overwrite the back buffer, so a slow poller gets the latest, never a
+// backlog (as the SDK itself does), and the handler's frame is never written while it runs.
 //
 // Row order. The SDK's pictures are top row first, as cameras and codecs have them. Unity's
 // textures are bottom row first: WebCamTexture.GetPixels32 returns the bottom row first, and
@@ -9,6 +17,7 @@
 // VoipVideoReceiver(bottomUp: true) turn the rows over on the way (one copy of the picture,
 // about 1 MB at 640x360), so neither side of the call sees the other upside down.
 using System;
+using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using VoipChatSdk.Interop;
 
@@ -206,9 +215,260 @@ namespace VoipChatSdk
         }
     }
 
+    /// <summary>
+    /// A member's decoded picture, as <see cref="VoipChat.VideoFrameReceived"/> hands it over:
+    /// I420 (planar YUV 4:2:0), top row first, copied out of the SDK. Valid only until the
+    /// handler returns: the arrays are reused for that member's next pictures, so copy what you
+    /// keep (<see cref="ToRgba"/> into your own buffer, or <c>Buffer.BlockCopy</c> the planes).
+    /// </summary>
+    public sealed class VideoFrame
+    {
+        static readonly byte[] Empty = new byte[0];
+
+        internal VideoFrame(string openId)
+        {
+            OpenId = openId;
+            Y = Empty;
+            U = Empty;
+            V = Empty;
+        }
+
+        /// <summary>The member whose picture this is.</summary>
+        public string OpenId { get; private set; }
+
+        /// <summary>The picture's size: 640x360 unless the sender was configured otherwise.</summary>
+        public int Width { get; private set; }
+
+        public int Height { get; private set; }
+
+        /// <summary>The picture's number: each decoded picture of a member numbers one more (pictures a slow poller missed are skipped).</summary>
+        public ulong Sequence { get; private set; }
+
+        /// <summary>The U and V planes' size: (Width + 1) / 2 x (Height + 1) / 2.</summary>
+        public int ChromaWidth
+        {
+            get { return (Width + 1) / 2; }
+        }
+
+        public int ChromaHeight
+        {
+            get { return (Height + 1) / 2; }
+        }
+
+        /// <summary>Luma: exactly Width * Height bytes, rows Width bytes apart.</summary>
+        public byte[] Y { get; private set; }
+
+        /// <summary>Blue-difference: exactly ChromaWidth * ChromaHeight bytes, rows ChromaWidth bytes apart.</summary>
+        public byte[] U { get; private set; }
+
+        /// <summary>Red-difference: as <see cref="U"/>.</summary>
+        public byte[] V { get; private set; }
+
+        /// <summary>
+        /// The picture as RGBA (R G B A, alpha 255, rows Width * 4 bytes apart), converted as the
+        /// SDK converts for <see cref="VoipVideoReceiver"/> (BT.601, video range), so both give
+        /// the same pixels. Writes into <paramref name="rgba"/> when it holds exactly
+        /// Width * Height * 4 bytes, otherwise into a new array of that size; returns the array
+        /// written, so <c>buffer = frame.ToRgba(buffer, true)</c> allocates only when the size
+        /// changes. <paramref name="bottomUp"/>: the bottom row first, as
+        /// <c>Texture2D.LoadRawTextureData</c> expects. A few ms at 640x360 (one pass over the pixels).
+        /// </summary>
+        public byte[] ToRgba(byte[] rgba, bool bottomUp = false)
+        {
+            int w = Width, h = Height, cw = ChromaWidth;
+            long bytes = (long)w * h * 4;
+            if (rgba == null || rgba.Length != bytes)
+            {
+                rgba = new byte[bytes];
+            }
+            byte[] y = Y, u = U, v = V;
+            for (int row = 0; row < h; row++)
+            {
+                int lumaRow = row * w, chromaRow = (row / 2) * cw;
+                int o = (bottomUp ? h - 1 - row : row) * w * 4;
+                for (int x = 0; x < w; x++, o += 4)
+                {
+                    int c = 298 * (y[lumaRow + x] - 16);
+                    int d = u[chromaRow + x / 2] - 128;
+                    int e = v[chromaRow + x / 2] - 128;
+                    rgba[o] = Clamp((c + 409 * e + 128) >> 8);
+                    rgba[o + 1] = Clamp((c - 100 * d - 208 * e + 128) >> 8);
+                    rgba[o + 2] = Clamp((c + 516 * d + 128) >> 8);
+                    rgba[o + 3] = 255;
+                }
+            }
+            return rgba;
+        }
+
+        static byte Clamp(int value)
+        {
+            return value < 0 ? (byte)0 : value > 255 ? (byte)255 : (byte)value;
+        }
+
+        /// <summary>
+        /// Copies the listener's frame (valid only during the native call) into the arrays,
+        /// which are made anew only when the size changes. False (nothing changed) for a frame
+        /// that is not I420 or whose strides are shorter than its rows.
+        /// </summary>
+        internal bool CopyFrom(ref Native.VoipVideoFrame frame)
+        {
+            int w = (int)Math.Min(frame.width, 4096u), h = (int)Math.Min(frame.height, 4096u);
+            int cw = (w + 1) / 2, ch = (h + 1) / 2;
+            if (frame.format != Native.VOIP_PIXEL_I420 || w == 0 || h == 0 || w != frame.width || h != frame.height
+                || frame.strides0 < w || frame.strides1 < cw || frame.strides2 < cw
+                || frame.planes0 == IntPtr.Zero || frame.planes1 == IntPtr.Zero || frame.planes2 == IntPtr.Zero)
+            {
+                return false;
+            }
+            if (Y.Length != w * h)
+            {
+                Y = new byte[w * h];
+            }
+            if (U.Length != cw * ch)
+            {
+                U = new byte[cw * ch];
+                V = new byte[cw * ch];
+            }
+            CopyPlane(frame.planes0, (int)frame.strides0, Y, w, h);
+            CopyPlane(frame.planes1, (int)frame.strides1, U, cw, ch);
+            CopyPlane(frame.planes2, (int)frame.strides2, V, cw, ch);
+            Width = w;
+            Height = h;
+            Sequence = frame.sequence;
+            return true;
+        }
+
+        static void CopyPlane(IntPtr source, int stride, byte[] plane, int rowBytes, int rows)
+        {
+            if (stride == rowBytes)
+            {
+                Marshal.Copy(source, plane, 0, rowBytes * rows);
+                return;
+            }
+            for (int row = 0; row < rows; row++)
+            {
+                Marshal.Copy(new IntPtr(source.ToInt64() + (long)row * stride), plane, row * rowBytes, rowBytes);
+            }
+        }
+    }
+
     public static partial class VoipChat
     {
         // ---- video (a video room; any one thread for pushing, any thread for pulling) ------
+
+        /// <summary>
+        /// <c>voip_on_video_frame</c>: a member's new picture was decoded (a video room, from a
+        /// member whose video you receive). Raised during <see cref="Poll"/> on its thread, like
+        /// every event here (in Unity, the main thread: a handler may upload a texture). The
+        /// frame and its arrays are valid only until the handler returns (see
+        /// <see cref="VideoFrame"/>). At most one event per member per <see cref="Poll"/>, with
+        /// the latest picture: when pictures come faster than you poll, the older ones are
+        /// skipped, so <see cref="VideoFrame.Sequence"/> grows but may jump. Costs a copy of the
+        /// picture (about 350 KB at 640x360) per delivered event while a handler is subscribed;
+        /// none otherwise.
+        /// </summary>
+        public static event Action<VideoFrame> VideoFrameReceived;
+
+        /// <summary>A member's two buffers: the handler reads Front, the native listener writes Back.</summary>
+        sealed class FrameSlot
+        {
+            public VideoFrame Front;
+            public VideoFrame Back;
+            public bool Queued;
+
+            public FrameSlot(string openId)
+            {
+                Front = new VideoFrame(openId);
+                Back = new VideoFrame(openId);
+            }
+        }
+
+        // Guarded by Gate.
+        static readonly Dictionary<string, FrameSlot> FrameSlots = new Dictionary<string, FrameSlot>();
+
+        /// <summary>The native listener's work (inside voip_poll): copy the planes, queue one delivery per member.</summary>
+        static void ReceiveVideoFrame(IntPtr openIdPtr, IntPtr framePtr)
+        {
+            if (VideoFrameReceived == null || framePtr == IntPtr.Zero)
+            {
+                return;
+            }
+            string openId = Utf8.FromNative(openIdPtr);
+            if (openId == null)
+            {
+                return;
+            }
+            var frame = (Native.VoipVideoFrame)Marshal.PtrToStructure(framePtr, typeof(Native.VoipVideoFrame));
+            lock (Gate)
+            {
+                FrameSlot slot;
+                if (!FrameSlots.TryGetValue(openId, out slot))
+                {
+                    slot = new FrameSlot(openId);
+                    FrameSlots[openId] = slot;
+                }
+                if (!slot.Back.CopyFrom(ref frame) || slot.Queued)
+                {
+                    return;
+                }
+                slot.Queued = true;
+                Deliveries.Enqueue(() => DeliverVideoFrame(slot));
+            }
+        }
+
+        static void DeliverVideoFrame(FrameSlot slot)
+        {
+            VideoFrame frame;
+            lock (Gate)
+            {
+                slot.Queued = false;
+                frame = slot.Back;
+                slot.Back = slot.Front;
+                slot.Front = frame;
+            }
+            Action<VideoFrame> handler = VideoFrameReceived;
+            if (handler != null)
+            {
+                handler(frame);
+            }
+        }
+
+        /// <summary>Drops the buffers of members no longer in the call (all, for an empty list).</summary>
+        static void ForgetVideoFrames(IReadOnlyList<string> stillHere)
+        {
+            lock (Gate)
+            {
+                if (FrameSlots.Count == 0)
+                {
+                    return;
+                }
+                var gone = new List<string>();
+                foreach (string openId in FrameSlots.Keys)
+                {
+                    if (!Contains(stillHere, openId))
+                    {
+                        gone.Add(openId);
+                    }
+                }
+                foreach (string openId in gone)
+                {
+                    // A delivery still queued holds its slot and is delivered as usual.
+                    FrameSlots.Remove(openId);
+                }
+            }
+        }
+
+        static bool Contains(IReadOnlyList<string> list, string item)
+        {
+            for (int i = 0; i < list.Count; i++)
+            {
+                if (list[i] == item)
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
 
         /// <summary>
         /// Pushes one RGBA frame, top row first: <paramref name="stride"/> bytes from one row to

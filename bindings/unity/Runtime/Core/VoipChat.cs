@@ -76,6 +76,7 @@ namespace VoipChatSdk
         static readonly Native.VoipResultFn InterruptedFn = OnInterrupted;
         static readonly Native.VoipStateFn StateFn = OnStateChanged;
         static readonly Native.VoipLogFn LogFn = OnLog;
+        static readonly Native.VoipVideoFrameFn VideoFrameFn = OnVideoFrame;
 
         // ---- events -----------------------------------------------------------------------
 
@@ -116,6 +117,7 @@ namespace VoipChatSdk
             MembersChanged = null;
             SpeakersChanged = null;
             VideoMembersChanged = null;
+            VideoFrameReceived = null;
             Interrupted = null;
             StateChanged = null;
             Log = null;
@@ -645,6 +647,7 @@ namespace VoipChatSdk
                     members = NoOne;
                     speakers = NoOne;
                     videoMembers = NoOne;
+                    ForgetVideoFrames(NoOne);
                 }
             }
             try
@@ -673,6 +676,7 @@ namespace VoipChatSdk
                 Enqueue(() =>
                 {
                     members = result.OpenIdList;
+                    ForgetVideoFrames(members);
                     Action<VoipChatResult> handler = MembersChanged;
                     if (handler != null)
                     {
@@ -741,6 +745,7 @@ namespace VoipChatSdk
                     members = NoOne;
                     speakers = NoOne;
                     videoMembers = NoOne;
+                    ForgetVideoFrames(NoOne);
                     Action<VoipChatResult> handler = Interrupted;
                     if (handler != null)
                     {
@@ -768,6 +773,7 @@ namespace VoipChatSdk
                         members = NoOne;
                         speakers = NoOne;
                         videoMembers = NoOne;
+                        ForgetVideoFrames(NoOne);
                     }
                     Action<VoipChatState, string> handler = StateChanged;
                     if (handler != null)
@@ -775,6 +781,20 @@ namespace VoipChatSdk
                         handler(state, json);
                     }
                 });
+            }
+            catch (Exception e)
+            {
+                Enqueue(() => ReportException(e));
+            }
+        }
+
+        [MonoPInvokeCallback(typeof(Native.VoipVideoFrameFn))]
+        static void OnVideoFrame(IntPtr openId, IntPtr frame, IntPtr userData)
+        {
+            try
+            {
+                // The planes are valid during this call only: copied here, delivered in Poll (VideoFrames.cs).
+                ReceiveVideoFrame(openId, frame);
             }
             catch (Exception e)
             {
@@ -814,6 +834,7 @@ namespace VoipChatSdk
             Native.voip_on_video_members_changed(Marshal.GetFunctionPointerForDelegate(VideoMembersFn), IntPtr.Zero);
             Native.voip_on_interrupted(Marshal.GetFunctionPointerForDelegate(InterruptedFn), IntPtr.Zero);
             Native.voip_on_state_changed(Marshal.GetFunctionPointerForDelegate(StateFn), IntPtr.Zero);
+            Native.voip_on_video_frame(Marshal.GetFunctionPointerForDelegate(VideoFrameFn), IntPtr.Zero);
             listenersInstalled = true;
         }
 
@@ -826,6 +847,7 @@ namespace VoipChatSdk
             Native.voip_on_video_members_changed(IntPtr.Zero, IntPtr.Zero);
             Native.voip_on_interrupted(IntPtr.Zero, IntPtr.Zero);
             Native.voip_on_state_changed(IntPtr.Zero, IntPtr.Zero);
+            Native.voip_on_video_frame(IntPtr.Zero, IntPtr.Zero);
             listenersInstalled = false;
         }
 
@@ -866,6 +888,8 @@ namespace VoipChatSdk
                     Deliveries.Clear();
                 }
             }
+            // After the clear above, a member's slot could stay marked as queued: start afresh.
+            ForgetVideoFrames(NoOne);
         }
 
         static void HookTeardown()

@@ -2,6 +2,7 @@
 // itself again as `member ...` to put a second player in the room. It talks to its parent
 // over stdin/stdout, one line per message:
 //   child -> parent: "joined a,b"   "spoke <speaker lists seen>"   "camera <what it saw>"
+//                    (pulled pictures and VideoFrameReceived events)
 //                    "bye"          "error <reason>"
 //   parent -> child: "speak"        "camera" (video rooms)        "exit"
 // A trailing argument "video" joins a video room instead of a voice room.
@@ -131,14 +132,16 @@ namespace VoipChatSdk.Tests
 
         /// <summary>
         /// Three seconds of "camera" at 15 fps through VoipVideoSender (bottom-up, as Unity's),
-        /// while pulling alice's video as a game's frame loop would; reports what it saw:
-        /// "pushed=N failed=F alice=WxH pictures=P ordered=true|false".
+        /// while pulling alice's video as a game's frame loop would and counting her
+        /// VideoFrameReceived events; reports what it saw: "pushed=N failed=F alice=WxH
+        /// pictures=P ordered=true|false" and FrameEvents.Report().
         /// </summary>
         static string Camera()
         {
             byte[] frame = RedOverBlueBottomUp(CameraWidth, CameraHeight);
             var sender = new VoipVideoSender();
             var alice = new VoipVideoReceiver("alice");
+            var events = new FrameEvents("alice");
             var silence = new float[Speech.Step];
             int pushed = 0, failed = 0, pictures = 0;
             ulong last = 0;
@@ -166,8 +169,9 @@ namespace VoipChatSdk.Tests
                 VoipChat.Poll();
                 SleepUntil(watch, (n + 1) * 1000 / 15);
             }
-            return string.Format("pushed={0} failed={1} alice={2}x{3} pictures={4} ordered={5}{6}",
-                pushed, failed, alice.Width, alice.Height, pictures, ordered ? "true" : "false", firstFailure);
+            events.Dispose();
+            return string.Format("pushed={0} failed={1} alice={2}x{3} pictures={4} ordered={5} {6}{7}",
+                pushed, failed, alice.Width, alice.Height, pictures, ordered ? "true" : "false", events.Report(), firstFailure);
         }
 
         /// <summary>Pushes the script in real time, 10 ms per step, polling as a game frame would.</summary>

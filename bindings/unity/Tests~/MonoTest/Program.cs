@@ -94,7 +94,7 @@ namespace VoipChatSdk.Tests
             Test("exit: ExitAsync resolves, state LEFT, members cleared; exiting again throws -1005", ExitRoom);
             Test("rejoin after exit, with a non-ASCII openId and groupId; a string with a NUL is refused", RejoinUnicode);
             Test("bad video frames: zero, too large, short stride, NULL plane, unknown format -> -1001 with a reason; short arrays throw before native code", BadVideoFrames);
-            Test("a video room with a second client process: subscribe (callback and Task); pictures both ways at 640x360, upright, in sequence; video-members events; -1005 after exit", VideoRoom);
+            Test("a video room with a second client process: subscribe (callback and Task); pictures both ways at 640x360, upright, in sequence, pulled and as VideoFrameReceived events (on the poll thread, one per member per Poll, the latest after a stall, the same RGBA as a pull); video-members events; -1005 after exit", VideoRoom);
             Test("Shutdown during a join: the join fails with -3 during Shutdown; no handle leaks", ShutdownDuringJoin);
             Test("domain unload (script reload): the room is left and no callback reaches the dead domain", DomainUnload);
             Test("interrupted: the relay going away reaches Interrupted -1009 and state LEFT; a handler may call Shutdown", InterruptedByRelayStop);
@@ -765,6 +765,22 @@ namespace VoipChatSdk.Tests
             return new[] { (int)rgba[i], (int)rgba[i + 1], (int)rgba[i + 2] };
         }
 
+        static bool SameBytes(byte[] a, byte[] b)
+        {
+            if (a == null || b == null || a.Length != b.Length)
+            {
+                return false;
+            }
+            for (int i = 0; i < a.Length; i++)
+            {
+                if (a[i] != b[i])
+                {
+                    return false;
+                }
+            }
+            return true;
+        }
+
         static bool Reddish(int[] p)
         {
             return p[0] > 150 && p[2] < 110;
@@ -811,9 +827,25 @@ namespace VoipChatSdk.Tests
                 var sequences = new List<ulong>();
                 int pushed = 0;
                 byte[] firstPixels = null;
+                var frames = new FrameEvents("bob");
+                int mostInOnePoll = 0;
+                ulong beforeStall = 0, afterStall = 0;
+                bool stalled = false;
                 var watch = Stopwatch.StartNew();
                 for (int n = 0; !bob.HasAnswer && watch.Elapsed.TotalSeconds < 30 * Scale; n++)
                 {
+                    if (!stalled && frames.Count >= 3)
+                    {
+                        // A slow poller: 0.6 s without Poll (bob sends ~9 pictures meanwhile);
+                        // the next Poll delivers bob's latest picture once, not a backlog.
+                        stalled = true;
+                        beforeStall = frames.Last;
+                        Thread.Sleep(600);
+                        int stallBefore = frames.Count;
+                        VoipChat.Poll();
+                        Equal(stallBefore + 1, frames.Count, "one VideoFrameReceived for bob in the Poll after the stall");
+                        afterStall = frames.Last;
+                    }
                     int code = sender.PushRgba(aliceFrame, 640, 480, true);
                     Equal(0, code, "alice's push: " + VoipChat.LastErrorMessage());
                     pushed++;
@@ -826,10 +858,14 @@ namespace VoipChatSdk.Tests
                         }
                     }
                     forUnity.Pull();
+                    int before = frames.Count;
                     VoipChat.Poll();
+                    mostInOnePoll = Math.Max(mostInOnePoll, frames.Count - before);
                     MemberProcess.SleepUntil(watch, (n + 1) * 1000 / 15);
                 }
                 string camera = bob.Expect("camera", 5);
+                Pump(0.5);
+                frames.Dispose();
 
                 // What alice saw of bob.
                 Check(sequences.Count >= 5, string.Format("alice saw {0} pictures of bob: [{1}]", sequences.Count, string.Join(",", sequences.ConvertAll(q => q.ToString()).ToArray())));
@@ -848,10 +884,30 @@ namespace VoipChatSdk.Tests
                 Check(forUnity.Sequence > 0 && forUnity.Width == 640, "the Unity-order receiver pulled too");
                 Check(!upright.Pull() || upright.Sequence > sequences[sequences.Count - 1], "pulling again gives nothing older");
 
+                // The same pictures as VideoFrameReceived events.
+                Check(frames.Count >= 5, "alice had VideoFrameReceived for bob: " + frames.Report());
+                Check(frames.Ordered, "the events' sequence grows: " + frames.Report());
+                Equal(0, frames.WrongSize, "events not 640x360 with 640x360 / 320x180 planes (" + frames.Report() + ")");
+                Equal(0, frames.WrongThread, "events off the poll thread");
+                Equal(0, frames.FromOthers, "events from members alice does not receive");
+                Equal(1, mostInOnePoll, "the most VideoFrameReceived for bob in one Poll");
+                Check(stalled && afterStall >= beforeStall + 2, string.Format("after the stall the event has bob's latest picture: {0} -> {1}", beforeStall, afterStall));
+                Check(ReferenceEquals(frames.FirstRgba, frames.Rgba), "ToRgba reuses a buffer of the right size");
+                int[] eventTop = PixelAt(frames.Rgba, 640, 320, 60), eventBottom = PixelAt(frames.Rgba, 640, 320, 300);
+                Check(Reddish(eventTop) && Bluish(eventBottom), "the event's picture is upright (red over blue): top " + Show(eventTop) + ", bottom " + Show(eventBottom));
+                forUnity.Pull();
+                Equal(frames.Last, upright.Sequence, "the last event's picture is the last pulled");
+                Equal(frames.Last, forUnity.Sequence, "the last event's picture is the last pulled (bottomUp)");
+                Check(SameBytes(upright.Pixels, frames.Rgba), "VideoFrame.ToRgba gives the SDK's RGBA, byte for byte");
+                Check(SameBytes(forUnity.Pixels, frames.RgbaBottomUp), "VideoFrame.ToRgba(bottomUp) gives the bottomUp receiver's pixels, byte for byte");
+
                 // What bob saw of alice (its report: "camera pushed=N failed=F alice=WxH pictures=P ordered=...").
-                Check(camera.Contains("failed=0") && camera.Contains("alice=640x360") && camera.Contains("ordered=true"), "bob's report: " + camera);
+                Check(camera.Contains("failed=0") && camera.Contains("alice=640x360") && camera.Contains(" ordered=true"), "bob's report: " + camera);
                 Match pictures = Regex.Match(camera, @"pictures=(\d+)");
                 Check(pictures.Success && int.Parse(pictures.Groups[1].Value) >= 5, "bob saw alice's pictures: " + camera);
+                Match frameEvents = Regex.Match(camera, @"frames=(\d+)");
+                Check(frameEvents.Success && int.Parse(frameEvents.Groups[1].Value) >= 5, "bob had VideoFrameReceived for alice: " + camera);
+                Check(camera.Contains("frames-ordered=true") && camera.Contains("frames-640x360=true") && camera.Contains("frames-on-poll-thread=true"), "bob's events: " + camera);
 
                 // The video members event: both published; once both stop, about a second
                 // later, neither does.
