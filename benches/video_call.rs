@@ -36,16 +36,17 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use common::scene::scene_planes;
 use common::{
     load, machine, median, process_cpu_s, read_wav, real_time, stats, thread_cpu_ns, voice,
-    write_wav, Args, Relay, APP_ID, APP_SECRET, RATE,
+    write_wav, Args, Relay, RATE,
 };
 use serde_json::{json, Value};
 use tokio::net::UdpSocket;
 use voipchat::video::picture::{psnr_y, Picture};
-use voipchat::{auth, Client, ClientConfig, JoinParams, RoomType};
+use voipchat::{Client, RoomType};
 
 const WIDTH: u32 = 640;
 const HEIGHT: u32 = 360;
@@ -63,78 +64,22 @@ const CODE_BLOCK: usize = 16;
 const BRIGHT: u8 = 235;
 const DARK: u8 = 16;
 
-/// Frame `t`: the scene of `benches/video_codec.rs` (a textured gradient panning diagonally,
-/// a checkered and a flat box moving across it, mild sensor noise), with `t` written in the
-/// top row of 16x16 blocks.
+/// Frame `t`: the scene of the video benches (`common::scene`), with `t` written in the top
+/// row of 16x16 blocks.
 fn scene(t: usize) -> Picture {
-    let (w, h) = (WIDTH as usize, HEIGHT as usize);
-    let mut noise_state = 0x9E37_79B9u32 ^ (t as u32).wrapping_mul(2_654_435_761);
-    let mut y = vec![0u8; w * h];
-    for row in 0..h {
-        for col in 0..w {
-            let (x, yy) = ((col + 3 * t) % w, (row + t) % h);
-            let gradient = (x * 160 / w + yy * 40 / h) as i32;
-            let mut hash =
-                (x as u32 / 2).wrapping_mul(73_856_093) ^ (yy as u32 / 2).wrapping_mul(19_349_663);
-            hash ^= hash >> 13;
-            hash = hash.wrapping_mul(0x5bd1_e995);
-            hash ^= hash >> 15;
-            let texture = (hash & 31) as i32 - 16;
-            noise_state = noise_state
-                .wrapping_mul(1_664_525)
-                .wrapping_add(1_013_904_223);
-            let noise = (noise_state >> 30) as i32 - 2;
-            y[row * w + col] = (24 + gradient + texture + noise).clamp(0, 255) as u8;
-        }
-    }
-    let side = h * 96 / 360;
-    let (bx, by) = ((t * 5) % (w - side), bounce(t * 3, h - side));
-    let (fx, fy) = (
-        w - side - (t * 2) % (w - side),
-        bounce(t * 4 + 50, h - side),
-    );
-    for row in 0..side {
-        for col in 0..side {
-            let checker = ((col / 12 + row / 12) % 2) == 1;
-            y[(by + row) * w + bx + col] = if checker { 235 } else { 40 };
-            y[(fy + row) * w + fx + col] = 180;
-        }
-    }
+    let mut planes = scene_planes(t, WIDTH, HEIGHT);
+    let (w, cw) = (WIDTH as usize, WIDTH as usize / 2);
+    let y = &mut planes.y;
     for (block, bright) in code_of(t).into_iter().enumerate() {
         for row in 0..CODE_BLOCK {
             let start = row * w + block * CODE_BLOCK;
             y[start..start + CODE_BLOCK].fill(if bright { BRIGHT } else { DARK });
         }
     }
-    let (cw, ch) = (w / 2, h / 2);
-    let mut u: Vec<u8> = (0..cw * ch)
-        .map(|i| (64 + ((i % cw + t) % cw) * 128 / cw) as u8)
-        .collect();
-    let mut v: Vec<u8> = (0..cw * ch)
-        .map(|i| (64 + ((i / cw + 2 * t) % ch) * 128 / ch) as u8)
-        .collect();
-    for row in 0..side / 2 {
-        for col in 0..side / 2 {
-            u[(by / 2 + row) * cw + bx / 2 + col] = 200;
-            v[(by / 2 + row) * cw + bx / 2 + col] = 60;
-            u[(fy / 2 + row) * cw + fx / 2 + col] = 90;
-            v[(fy / 2 + row) * cw + fx / 2 + col] = 170;
-        }
-    }
     // The code row without colour, so it reads the same in any conversion.
-    u[..cw * CODE_BLOCK / 2].fill(128);
-    v[..cw * CODE_BLOCK / 2].fill(128);
-    Picture::from_i420(WIDTH, HEIGHT, &y, w, &u, cw, &v, cw).expect("a valid picture")
-}
-
-/// A position moving back and forth over 0..=span.
-fn bounce(p: usize, span: usize) -> usize {
-    let p = p % (2 * span);
-    if p <= span {
-        p
-    } else {
-        2 * span - p
-    }
+    planes.u[..cw * CODE_BLOCK / 2].fill(128);
+    planes.v[..cw * CODE_BLOCK / 2].fill(128);
+    planes.picture()
 }
 
 /// The blocks of the code for frame `t`, left to right: bright or dark.
@@ -183,43 +128,10 @@ fn read_code(picture: &Picture) -> Option<usize> {
 // Joining a video room; a UDP proxy that counts and drops
 // ---------------------------------------------------------------------------------------------
 
-static NONCE: AtomicU64 = AtomicU64::new(0);
-
 /// A client in External audio mode (20 ms frames), at the default video settings (640x360,
 /// 30 fps, 800 kbps), joined to video room `room` directly or through `via`.
 fn join_video(relay: &Relay, open_id: &str, room: &str, via: Option<SocketAddr>) -> Client {
-    let _guard = relay.rt.enter();
-    let server = via.unwrap_or_else(|| relay.addr()).to_string();
-    let mut config = ClientConfig::new(server).pinned(relay.server.cert_sha256());
-    config.audio.frame_ms = 20;
-    let client = Client::new(config, |_event| {}).expect("client");
-    let nonce = format!(
-        "video-call-{}-{}",
-        std::process::id(),
-        NONCE.fetch_add(1, Ordering::Relaxed)
-    );
-    let ts = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let params = JoinParams {
-        app_id: APP_ID.into(),
-        open_id: open_id.into(),
-        group_id: room.into(),
-        nonce_str: nonce.clone(),
-        time_stamp: ts,
-        signature: auth::sign(
-            &auth::session_key(APP_SECRET, open_id),
-            APP_ID,
-            room,
-            &nonce,
-            ts,
-        ),
-        room_type: RoomType::Video,
-        mute_config: Default::default(),
-    };
-    relay.rt.block_on(client.join(params)).expect("join");
-    client
+    relay.join_room(open_id, room, RoomType::Video, 20, via)
 }
 
 /// What one direction of a proxy saw: datagrams, those of at least [`BIG`] bytes (a video

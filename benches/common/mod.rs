@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod scene;
 pub mod sim;
 
 use std::collections::HashMap;
@@ -145,12 +146,24 @@ impl Relay {
         format!("bench-room-{}", self.rooms.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// A client in External audio mode with `frame_ms` frames, joined to `room`, reaching the
-    /// relay directly or through `via` (a [`Proxy`]).
+    /// A client in External audio mode with `frame_ms` frames, joined to voice room `room`,
+    /// reaching the relay directly or through `via` (a [`Proxy`]).
     pub fn join(
         &self,
         open_id: &str,
         room: &str,
+        frame_ms: u32,
+        via: Option<SocketAddr>,
+    ) -> Client {
+        self.join_room(open_id, room, RoomType::Voice, frame_ms, via)
+    }
+
+    /// [`Relay::join`] for a room of either type.
+    pub fn join_room(
+        &self,
+        open_id: &str,
+        room: &str,
+        room_type: RoomType,
         frame_ms: u32,
         via: Option<SocketAddr>,
     ) -> Client {
@@ -181,7 +194,7 @@ impl Relay {
                 &nonce,
                 ts,
             ),
-            room_type: RoomType::Voice,
+            room_type,
             mute_config: Default::default(),
         };
         self.rt.block_on(client.join(params)).expect("join");
