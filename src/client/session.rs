@@ -298,7 +298,8 @@ impl Session {
     }
 
     /// After admission or a resume: a subscription asked for meanwhile, or lost with the old
-    /// connection. Sending it again is harmless (the relay replaces it), and nobody waits for its answer.
+    /// connection. Sending it again is harmless (the relay replaces it), and nobody waits for
+    /// its answer.
     async fn resend_video_subscription(&mut self, link: &mut Link) {
         if let Some(open_id_list) = self.video_subscription.clone() {
             let subscribe = ClientMessage::SubscribeVideo { open_id_list };

@@ -125,6 +125,18 @@ struct Receiving {
     from: HashMap<u32, FromMember>,
 }
 
+impl Receiving {
+    /// The latest picture of the member with `open_id`.
+    fn latest_of(&self, open_id: &str) -> Option<&ReceivedFrame> {
+        let source = self
+            .members
+            .iter()
+            .find(|(_, id)| id.as_str() == open_id)
+            .map(|(source, _)| *source)?;
+        self.from.get(&source)?.latest.as_ref()
+    }
+}
+
 pub struct Video {
     frame_hook: Mutex<Option<FrameHook>>,
     /// Woken by the first frame of a stream, so the session tells the relay at once rather
@@ -463,23 +475,12 @@ impl Video {
     /// checks before it takes the picture.
     pub fn latest_sequence(&self, open_id: &str) -> Option<u64> {
         let receiving = lock(&self.receiving);
-        let source = receiving
-            .members
-            .iter()
-            .find(|(_, id)| id.as_str() == open_id)
-            .map(|(source, _)| *source)?;
-        Some(receiving.from.get(&source)?.latest.as_ref()?.sequence)
+        Some(receiving.latest_of(open_id)?.sequence)
     }
 
     /// The latest picture of the member with `open_id`, if one has been decoded.
     pub fn latest_frame(&self, open_id: &str) -> Option<ReceivedFrame> {
-        let receiving = lock(&self.receiving);
-        let source = receiving
-            .members
-            .iter()
-            .find(|(_, id)| id.as_str() == open_id)
-            .map(|(source, _)| *source)?;
-        receiving.from.get(&source)?.latest.clone()
+        lock(&self.receiving).latest_of(open_id).cloned()
     }
 
     /// Video statistics for `stats_json`: what was sent, and per member what was shown.

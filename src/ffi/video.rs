@@ -45,7 +45,14 @@ fn plane_len(stride: u32, row_bytes: usize, rows: usize, name: &str) -> Result<u
             "{name} stride {stride} is smaller than one row ({row_bytes} bytes)"
         )));
     }
-    Ok((stride as usize) * rows.saturating_sub(1) + row_bytes)
+    (stride as usize)
+        .checked_mul(rows.saturating_sub(1))
+        .and_then(|bytes| bytes.checked_add(row_bytes))
+        .ok_or_else(|| {
+            invalid(format!(
+                "{name} stride {stride} spans more memory than exists"
+            ))
+        })
 }
 
 /// # Safety
