@@ -256,7 +256,9 @@ async fn video_pushed_in_a_voice_room_or_outside_a_call_is_refused_with_a_clear_
 /// Bob's leg drops `loss` of its datagrams both ways; what he shows stays uncorrupted and in
 /// order, resend requests recover most frames, and keyframe requests restart the picture when
 /// they cannot.
-async fn through_loss(loss: f64, min_share: f64) {
+/// The picture recovers within `max_frozen` after each break: no stretch longer than that (in
+/// pushed frames) passes without a new picture. A freeze is what a player notices.
+async fn through_loss(loss: f64, min_share: f64, max_frozen: Duration) {
     let server = server().await;
     let proxy = UdpProxy::start(server.local_addr()).await;
     let (alice, _a) = client(&server);
@@ -278,6 +280,17 @@ async fn through_loss(loss: f64, min_share: f64) {
     println!("{what}: bob's video stats {stats}");
     let shown = stats["framesShown"].as_u64().unwrap();
     assert_recognisable_in_order(&seen[0], shown, &sources, 28.0, min_share, &what);
+    // From the first picture on: the longest run of pushes after which bob still showed the
+    // same picture.
+    let polls: Vec<usize> = seen[0].pictures.iter().map(|(_, _, at)| *at).collect();
+    let frozen_frames = polls.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+    let frozen = Duration::from_micros(frozen_frames as u64 * 1_000_000 / FPS);
+    println!("{what}: longest freeze {} ms", frozen.as_millis());
+    assert!(
+        frozen <= max_frozen,
+        "{what}: the picture froze for {} ms",
+        frozen.as_millis()
+    );
     assert!(
         stats["resendsRequested"].as_u64().unwrap() > 0,
         "{what}: lost pieces were asked for again"
@@ -288,12 +301,12 @@ async fn through_loss(loss: f64, min_share: f64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_5_percent_loss_resends_keep_nearly_every_frame() {
-    through_loss(0.05, 0.9).await;
+    through_loss(0.05, 0.9, Duration::from_millis(300)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_20_percent_loss_the_picture_keeps_moving_and_is_never_corrupt() {
-    through_loss(0.20, 0.6).await;
+    through_loss(0.20, 0.6, Duration::from_millis(1000)).await;
 }
 
 /// The next video members list `events` reports.
