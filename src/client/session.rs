@@ -60,6 +60,41 @@ pub(crate) struct Session {
 const SPEAKER_TICK: Duration = Duration::from_millis(50);
 /// Reception reports go out every this many speaker ticks (1 s).
 const REPORT_EVERY_TICKS: u32 = 20;
+/// A reception figure this much above the last one reported (per mille) goes out at the next
+/// tick instead: the speakers' encoders put FEC in their packets only once they hear of loss,
+/// and a link that starts losing would otherwise go unprotected for up to a second, the first
+/// words of a call among them (issue 18: the first utterance of a call at 10 % loss).
+const REPORT_RISE_PERMILLE: u16 = 10;
+/// Prompt reports are at least this many ticks apart (250 ms), so a fluctuating figure cannot
+/// turn reports into a stream.
+const REPORT_MIN_GAP_TICKS: u32 = 5;
+
+/// When a listener tells the room what it receives: every second, and at once when its loss
+/// rises, so that FEC follows loss within a tick or two rather than a reporting period.
+#[derive(Debug, Default)]
+struct ReceptionReports {
+    /// (figure, tick) of the last report sent.
+    last: Option<(u16, u32)>,
+}
+
+impl ReceptionReports {
+    /// The figure to report at `tick` given the loss measured now, if a report is due.
+    fn due(&mut self, tick: u32, loss_permille: u16) -> Option<u16> {
+        let due = match self.last {
+            None => tick % REPORT_EVERY_TICKS == 0 || loss_permille >= REPORT_RISE_PERMILLE,
+            Some((reported, at)) => {
+                let since = tick.wrapping_sub(at);
+                since >= REPORT_EVERY_TICKS
+                    || (since >= REPORT_MIN_GAP_TICKS
+                        && loss_permille >= reported.saturating_add(REPORT_RISE_PERMILLE))
+            }
+        };
+        if due {
+            self.last = Some((loss_permille, tick));
+        }
+        due.then_some(loss_permille)
+    }
+}
 
 /// Why serving a connection stopped.
 enum Stop {
@@ -318,6 +353,7 @@ impl Session {
         let mut tick = tokio::time::interval(SPEAKER_TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut ticks = 0u32;
+        let mut reports = ReceptionReports::default();
         loop {
             let leave_deadline = exiting.as_ref().map(|(_, deadline)| *deadline);
             tokio::select! {
@@ -418,10 +454,10 @@ impl Session {
                         return Stop::Lost;
                     }
                     ticks = ticks.wrapping_add(1);
-                    if ticks % REPORT_EVERY_TICKS == 0 {
-                        let report = ClientMessage::ReceptionReport {
-                            loss_permille: self.media.reception_loss_permille(),
-                        };
+                    if let Some(loss_permille) =
+                        reports.due(ticks, self.media.reception_loss_permille())
+                    {
+                        let report = ClientMessage::ReceptionReport { loss_permille };
                         if wire::write_message(&mut link.send, &report).await.is_err() {
                             return Stop::Lost;
                         }
@@ -656,4 +692,47 @@ pub(crate) fn not_a_video_room(what: &str) -> VoipError {
             "{what}: this call is in a voice room; video needs a room joined with roomType video"
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ticks at which reports go out over `ticks` ticks of a measured figure `loss(tick)`.
+    fn reported(ticks: u32, loss: impl Fn(u32) -> u16) -> Vec<(u32, u16)> {
+        let mut reports = ReceptionReports::default();
+        (1..=ticks)
+            .filter_map(|t| reports.due(t, loss(t)).map(|l| (t, l)))
+            .collect()
+    }
+
+    #[test]
+    fn a_clean_link_reports_once_a_second() {
+        assert_eq!(reported(60, |_| 0), vec![(20, 0), (40, 0), (60, 0)]);
+    }
+
+    #[test]
+    fn loss_that_appears_is_reported_at_once_then_at_most_every_quarter_second() {
+        // Clean until tick 7, then the figure climbs by 1 % a tick.
+        let loss = |t: u32| if t < 7 { 0 } else { ((t - 6) * 10) as u16 };
+        let r = reported(30, loss);
+        assert_eq!(
+            r[0],
+            (7, 10),
+            "the first loss goes out on its own tick: {r:?}"
+        );
+        assert_eq!(r[1], (12, 60), "then again once 5 ticks have passed: {r:?}");
+        assert!(
+            r.windows(2)
+                .all(|w| w[1].0 - w[0].0 >= REPORT_MIN_GAP_TICKS),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn falling_loss_waits_for_the_periodic_report() {
+        // 10 % from the start, then 5 % from tick 10: the fall is news only at tick 21.
+        let r = reported(45, |t| if t < 10 { 100 } else { 50 });
+        assert_eq!(r, vec![(1, 100), (21, 50), (41, 50)]);
+    }
 }

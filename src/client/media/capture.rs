@@ -96,6 +96,11 @@ impl CapturePipeline {
         self.encoder.set_expected_loss(percent);
     }
 
+    /// The expected loss the encoder spends FEC for now (0: none in the packets).
+    pub fn expected_loss(&self) -> u8 {
+        self.encoder.expected_loss()
+    }
+
     /// Codec delay added on the sending side, in samples (for latency budgets).
     pub fn lookahead_samples(&self) -> usize {
         self.encoder.lookahead_samples()

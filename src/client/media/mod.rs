@@ -537,7 +537,7 @@ impl Media {
 
     /// Per-call statistics as a JSON object (see the README for the fields).
     pub fn stats_json(&self) -> String {
-        let (sent, lookahead, processing) = {
+        let (sent, lookahead, processing, expected_loss) = {
             let capture = lock(&self.capture);
             let echo = capture.processor.as_ref().and_then(|p| p.echo_metrics());
             let settings = capture.processing;
@@ -558,6 +558,11 @@ impl Media {
                 .as_ref()
                 .map(|p| p.lookahead_samples())
                 .unwrap_or(0);
+            let expected_loss = capture
+                .pipeline
+                .as_ref()
+                .map(|p| p.expected_loss())
+                .unwrap_or(0);
             (
                 CaptureStats {
                     frames: capture.sent_before.frames + current.frames,
@@ -566,6 +571,7 @@ impl Media {
                 },
                 lookahead,
                 processing,
+                expected_loss,
             )
         };
         let (members, enhancement): (Vec<MemberStats>, _) = {
@@ -596,7 +602,12 @@ impl Media {
         serde_json::json!({
             "frameMs": self.config.frame_ms,
             "codecLookaheadMs": lookahead as f64 * 1000.0 / f64::from(SAMPLE_RATE),
-            "sent": { "frames": sent.frames, "packets": sent.packets_sent, "bytes": sent.bytes_sent },
+            "sent": {
+                "frames": sent.frames,
+                "packets": sent.packets_sent,
+                "bytes": sent.bytes_sent,
+                "expectedLossPct": expected_loss,
+            },
             "speaking": self.local_speaking.load(Ordering::SeqCst),
             "voiceEnhancement": enhancement.as_str(),
             "audioProcessing": processing,
