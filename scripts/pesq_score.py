@@ -1,9 +1,16 @@
 #!/usr/bin/env python3
 """Speech for the voice-quality bench, and its PESQ scoring.
 
-  pesq_score.py prepare --out DIR   speech from espeak-ng (Harvard sentences, two voices), 48 kHz
-                              mono, written as DIR/reference.wav with DIR/segments.json (where
-                              each utterance lies).
+  pesq_score.py prepare --out DIR [--material espeak|flite|alsa]
+                              speech, 48 kHz mono, written as DIR/reference.wav with
+                              DIR/segments.json (where each utterance lies). The materials:
+                              espeak: espeak-ng (formant synthesis), Harvard lists 1-2, two voices
+                                (the default);
+                              flite: flite (concatenated from recordings of real speakers: the
+                                CMU Arctic voices slt, rms, awb), Harvard lists 3-4;
+                              alsa: natural speech, the voice recordings alsa-utils ships
+                                (/usr/share/sounds/alsa: "Front Left" ...), two utterances of
+                                four words each.
   pesq_score.py score --dir DIR     scores every WAV listed in DIR/manifest.json (written by
                               `cargo bench --bench voice_quality`) against the reference:
                               PESQ wide-band (ITU-T P.862.2, the `pesq` package), utterance by
@@ -51,6 +58,34 @@ SENTENCES = [
     "The soft cushion broke the man's fall.",
 ]
 VOICES = ["en-us", "en-us+f3"]
+# Harvard sentences, lists 3 and 4: flite's material, so no sentence is shared with espeak's.
+FLITE_SENTENCES = [
+    "The small pup gnawed a hole in the sock.",
+    "The fish twisted and turned on the bent hook.",
+    "Press the pants and sew a button on the vest.",
+    "The swan dive was far short of perfect.",
+    "The beauty of the view stunned the young boy.",
+    "Two blue fish swam in the tank.",
+    "Her purse was full of useless trash.",
+    "The colt reared and threw the tall rider.",
+    "It snowed, rained, and hailed the same morning.",
+    "Read verse out loud for pleasure.",
+    "Hoist the load to your left shoulder.",
+    "Take the winding path to reach the lake.",
+    "Note closely the size of the gas tank.",
+    "Wipe the grease off his dirty face.",
+    "Mend the coat before you go out.",
+    "The wrist was badly strained and hung limp.",
+    "The stray cat gave birth to kittens.",
+    "The young girl gave no clear response.",
+]
+FLITE_VOICES = ["slt", "rms", "awb"]
+ALSA_SOUNDS = "/usr/share/sounds/alsa"
+ALSA_WORDS = [
+    ["Front_Left", "Front_Right", "Front_Center", "Rear_Left"],
+    ["Rear_Right", "Rear_Center", "Side_Left", "Side_Right"],
+]
+WORD_GAP_S = 0.15  # between the words of one alsa utterance: phrase-like, not isolated words
 RATE = 48000
 LEAD_S = 0.6  # silence before the first utterance (the VAD learns its noise floor)
 GAP_S = 1.2  # silence between utterances
@@ -70,27 +105,56 @@ def read_wav(path):
     return rate, data
 
 
-def prepare(out):
-    for tool in ("espeak-ng", "sox"):
+def to48k(tmp, raw, name):
+    """A WAV at 48 kHz mono through sox's high-quality resampler, without dither (-D) so the
+    reference is the same on every run, with its leading and trailing silence trimmed."""
+    wav48 = os.path.join(tmp, f"{name}_48k.wav")
+    subprocess.run(["sox", "-D", raw, "-r", str(RATE), "-c", "1", "-b", "16", wav48, "rate", "-h"], check=True)
+    _, x = read_wav(wav48)
+    loud = np.nonzero(np.abs(x) > 1e-3)[0]
+    return x[loud[0] : loud[-1] + 1]
+
+
+def synthesised(tmp, sentences, voices, command):
+    """Three sentences per utterance, the voices taking turns."""
+    utterances = []
+    for i in range(0, len(sentences), 3):
+        text = " ".join(sentences[i : i + 3])
+        voice = voices[(i // 3) % len(voices)]
+        raw = os.path.join(tmp, f"u{i}.wav")
+        subprocess.run(command(voice, text, raw), check=True)
+        utterances.append((voice, text, to48k(tmp, raw, f"u{i}")))
+    return utterances
+
+
+def recorded_words(tmp):
+    """alsa-utils' recordings, four words to an utterance with short pauses between them."""
+    utterances = []
+    for n, words in enumerate(ALSA_WORDS):
+        parts = []
+        for w in words:
+            path = os.path.join(ALSA_SOUNDS, f"{w}.wav")
+            if not os.path.exists(path):
+                sys.exit(f"{path} is missing (scripts/bench-voice.sh installs alsa-utils)")
+            parts.append(to48k(tmp, path, f"a{n}_{w}"))
+            parts.append(np.zeros(int(WORD_GAP_S * RATE)))
+        utterances.append(("alsa", " ".join(w.replace("_", " ") for w in words), np.concatenate(parts[:-1])))
+    return utterances
+
+
+def prepare(out, material="espeak"):
+    tools = {"espeak": ["espeak-ng", "sox"], "flite": ["flite", "sox"], "alsa": ["sox"]}[material]
+    for tool in tools:
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is missing (scripts/bench-voice.sh installs it)")
     os.makedirs(out, exist_ok=True)
-    utterances = []
     with tempfile.TemporaryDirectory() as tmp:
-        for i in range(0, len(SENTENCES), 3):
-            text = " ".join(SENTENCES[i : i + 3])
-            voice = VOICES[(i // 3) % len(VOICES)]
-            raw = os.path.join(tmp, f"u{i}.wav")
-            wav48 = os.path.join(tmp, f"u{i}_48k.wav")
-            subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", raw, text], check=True)
-            # sox's high-quality resampler to 48 kHz mono, 16-bit, without dither (-D), so the
-            # reference is the same on every run.
-            subprocess.run(["sox", "-D", raw, "-r", str(RATE), "-c", "1", "-b", "16", wav48, "rate", "-h"], check=True)
-            _, x = read_wav(wav48)
-            # Trim espeak's own leading/trailing silence, so segments are where the speech is.
-            loud = np.nonzero(np.abs(x) > 1e-3)[0]
-            x = x[loud[0] : loud[-1] + 1]
-            utterances.append((voice, text, x))
+        if material == "espeak":
+            utterances = synthesised(tmp, SENTENCES, VOICES, lambda v, text, raw: ["espeak-ng", "-v", v, "-s", "150", "-w", raw, text])
+        elif material == "flite":
+            utterances = synthesised(tmp, FLITE_SENTENCES, FLITE_VOICES, lambda v, text, raw: ["flite", "-voice", v, "-t", text, "-o", raw])
+        else:
+            utterances = recorded_words(tmp)
     peak = max(np.max(np.abs(x)) for _, _, x in utterances)
     gain = 0.5 / peak  # -6 dBFS peak: a normal talking level with headroom
     signal = [np.zeros(int(LEAD_S * RATE))]
@@ -190,6 +254,10 @@ def report(results, manifest):
         ("baseX", "plain Opus + FEC, expected loss = true rate"),
         ("base10", "plain Opus + FEC, expected loss 10 % (FEC always in the packets)"),
         ("baseXdec", "diagnostic: baseX with our decoder (deep PLC) instead of the default"),
+        ("live", "ours live: real time through the relay, the listener's leg lossy both ways"),
+        ("liveraw", "diagnostic: ours live with the microphone processing off (AEC, NS, AGC)"),
+        ("plain", "plain Opus + FEC, expected loss = true rate (same material and loss rate)"),
+        ("plain10", "plain Opus + FEC, expected loss 10 %"),
     ]
     losses = sorted({r["lossPct"] for r in results})
     by = {}
@@ -264,6 +332,33 @@ def report(results, manifest):
         for a, b, label in steps:
             print(f"| {label} | " + " | ".join(paired(a, b, l) for l in losses) + " |")
 
+    if by.get(("live", losses[0])):
+        print()
+        print("Live minus plain Opus + FEC, paired by utterance and seed (loss patterns of their own), mean and 95 % interval:")
+        print("| baseline | " + " | ".join(f"{l:g} % loss" for l in losses) + " |")
+        print("|---|" + "---|" * len(losses))
+        pairs = [("live", "plain"), ("live", "plain10")]
+        if by.get(("liveraw", losses[0])):
+            pairs += [("liveraw", "plain"), ("live", "liveraw")]
+        for a, base in pairs:
+            cells = []
+            for l in losses:
+                m, half, n = paired_stats(a, base, l)
+                cells.append("n/a" if n == 0 else f"{m:+.2f} ({m - half:+.2f}..{m + half:+.2f})")
+                if a == "live" and base != "liveraw":
+                    verdicts.setdefault("live", {}).setdefault(l, []).append((m, half))
+            print(f"| {a} - {base} | " + " | ".join(cells) + " |")
+        print()
+        print("Live mouth-to-ear delay (push to pull, external audio mode: the cross-correlation lag per utterance), ms:")
+        print("| | " + " | ".join(f"{l:g} % loss" for l in losses) + " |")
+        print("|---|" + "---|" * len(losses))
+        for method in ("live", "liveraw"):
+            cells = []
+            for l in losses:
+                d = [s["delayMs"] for r in by.get((method, l), []) for s in r["segments"]]
+                cells.append("n/a" if not d else f"{np.median(d):.1f} (min {min(d):.1f}, max {max(d):.1f})")
+            print(f"| {method}: median | " + " | ".join(cells) + " |")
+
     for ours_method, per_loss in verdicts.items():
         print()
         for l in losses:
@@ -285,11 +380,12 @@ def main():
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("prepare")
     p.add_argument("--out", required=True)
+    p.add_argument("--material", choices=["espeak", "flite", "alsa"], default="espeak")
     s = sub.add_parser("score")
     s.add_argument("--dir", required=True)
     args = parser.parse_args()
     if args.command == "prepare":
-        prepare(args.out)
+        prepare(args.out, args.material)
     else:
         score(args.dir)
 

@@ -549,6 +549,7 @@ pub struct Counters {
     pub up_dropped: AtomicU64,
     pub down_datagrams: AtomicU64,
     pub down_bytes: AtomicU64,
+    pub down_dropped: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -558,6 +559,7 @@ pub struct Count {
     pub up_dropped: u64,
     pub down_datagrams: u64,
     pub down_bytes: u64,
+    pub down_dropped: u64,
 }
 
 impl Counters {
@@ -568,6 +570,7 @@ impl Counters {
             up_dropped: self.up_dropped.load(Ordering::SeqCst),
             down_datagrams: self.down_datagrams.load(Ordering::SeqCst),
             down_bytes: self.down_bytes.load(Ordering::SeqCst),
+            down_dropped: self.down_dropped.load(Ordering::SeqCst),
         }
     }
 }
@@ -581,17 +584,39 @@ impl std::ops::Sub for Count {
             up_dropped: self.up_dropped - o.up_dropped,
             down_datagrams: self.down_datagrams - o.down_datagrams,
             down_bytes: self.down_bytes - o.down_bytes,
+            down_dropped: self.down_dropped - o.down_dropped,
         }
     }
 }
 
-/// Relays one client's UDP to the server. Counts everything, and drops each client-to-server
-/// datagram with probability `uplink_loss` (independent draws from a seeded generator; 0 until
-/// [`Proxy::set_uplink_loss`]). Nothing is delayed: loopback timing is kept.
+/// Drops datagrams in one direction: each with probability `rate`, independent draws from a
+/// seeded generator.
+struct Dropper {
+    rate: f64,
+    rng: Rng,
+}
+
+impl Dropper {
+    fn none() -> Dropper {
+        Dropper {
+            rate: 0.0,
+            rng: Rng::new(1),
+        }
+    }
+
+    fn drops(&mut self) -> bool {
+        self.rate > 0.0 && self.rng.unit() < self.rate
+    }
+}
+
+/// Relays one client's UDP to the server. Counts everything, and drops datagrams at random in
+/// either direction (none until [`Proxy::set_uplink_loss`] or [`Proxy::set_loss`]). Nothing is
+/// delayed: loopback timing is kept.
 pub struct Proxy {
     pub addr: SocketAddr,
     pub counters: Arc<Counters>,
-    loss: Arc<Mutex<(f64, Rng)>>,
+    up_loss: Arc<Mutex<Dropper>>,
+    down_loss: Arc<Mutex<Dropper>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -604,20 +629,26 @@ impl Proxy {
             back.connect(upstream).await.unwrap();
             let addr = front.local_addr().unwrap();
             let counters = Arc::new(Counters::default());
-            let loss = Arc::new(Mutex::new((0.0, Rng::new(1))));
+            let up_loss = Arc::new(Mutex::new(Dropper::none()));
+            let down_loss = Arc::new(Mutex::new(Dropper::none()));
             let client: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
             let down = {
-                let (front, back, counters, client) = (
+                let (front, back, counters, client, loss) = (
                     front.clone(),
                     back.clone(),
                     counters.clone(),
                     client.clone(),
+                    down_loss.clone(),
                 );
                 async move {
                     let mut buf = vec![0u8; 65536];
                     while let Ok(n) = back.recv(&mut buf).await {
                         counters.down_datagrams.fetch_add(1, Ordering::Relaxed);
                         counters.down_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                        if loss.lock().unwrap().drops() {
+                            counters.down_dropped.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
                         let to = *client.lock().unwrap();
                         if let Some(to) = to {
                             let _ = front.send_to(&buf[..n], to).await;
@@ -626,19 +657,14 @@ impl Proxy {
                 }
             };
             let up = {
-                let (counters, loss) = (counters.clone(), loss.clone());
+                let (counters, loss) = (counters.clone(), up_loss.clone());
                 async move {
                     let mut buf = vec![0u8; 65536];
                     while let Ok((n, from)) = front.recv_from(&mut buf).await {
                         *client.lock().unwrap() = Some(from);
                         counters.up_datagrams.fetch_add(1, Ordering::Relaxed);
                         counters.up_bytes.fetch_add(n as u64, Ordering::Relaxed);
-                        let drop = {
-                            let mut guard = loss.lock().unwrap();
-                            let (p, rng) = &mut *guard;
-                            *p > 0.0 && rng.unit() < *p
-                        };
-                        if drop {
+                        if loss.lock().unwrap().drops() {
                             counters.up_dropped.fetch_add(1, Ordering::Relaxed);
                         } else {
                             let _ = back.send(&buf[..n]).await;
@@ -652,14 +678,29 @@ impl Proxy {
             Proxy {
                 addr,
                 counters,
-                loss,
+                up_loss,
+                down_loss,
                 task,
             }
         })
     }
 
+    /// Drops the client's datagrams to the server with probability `p`.
     pub fn set_uplink_loss(&self, p: f64, seed: u64) {
-        *self.loss.lock().unwrap() = (p, Rng::new(seed));
+        self.set_loss(p, 0.0, seed);
+    }
+
+    /// Drops the client's datagrams to the server with probability `up` and the server's to the
+    /// client with probability `down`, each direction from its own generator.
+    pub fn set_loss(&self, up: f64, down: f64, seed: u64) {
+        *self.up_loss.lock().unwrap() = Dropper {
+            rate: up,
+            rng: Rng::new(seed),
+        };
+        *self.down_loss.lock().unwrap() = Dropper {
+            rate: down,
+            rng: Rng::new(seed ^ 0x5eed_d0e5),
+        };
     }
 }
 

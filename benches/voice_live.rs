@@ -1,0 +1,226 @@
+//! The live path under loss (issue 18): speech pushed in real time by one client, through the
+//! relay, to a listener whose leg (both directions: media down, acknowledgements and reception
+//! reports up) loses UDP datagrams at random, as a lossy Wi-Fi or mobile link of one player
+//! does; next to plain libopus with in-band FEC on the same speech at the same loss rate. This
+//! binary makes the audio; `scripts/pesq_score.py score` scores it (PESQ wide-band, per
+//! utterance, with each utterance's delay: in external audio mode, push to pull, the
+//! mouth-to-ear delay without device buffers), and `scripts/bench-live.sh` runs it on several
+//! speech materials.
+//!
+//! For every loss rate and seed it writes (48 kHz mono float WAVs, in `--out`):
+//!
+//! - `live_L{loss}_s{seed}.wav`: what the listener's `pull_playback` gave, 10 ms at a time in
+//!   real time, while the speaker's `push_capture` fed the speech 10 ms at a time. The
+//!   speaker's leg is clean; a UDP relay of ours on the listener's leg drops each datagram
+//!   either way with probability `loss` (its own generator per seed and direction).
+//! - `plain_L{loss}_s{seed}.wav`: plain libopus (the same build) at our encoder's settings (20
+//!   ms, 28 kbps, complexity 9) told the true loss rate, every frame sent, the same share of
+//!   frames lost at random (`LossPattern`, seed `seed`), each lost frame decoded from the next
+//!   packet's FEC when that arrived, else concealed by libopus's default decoder; no jitter
+//!   buffer (the next packet always at hand), no VAD. A different loss pattern from the live
+//!   run's (QUIC packets cannot be matched to frames from outside), so the pairing is by
+//!   utterance and seed, and several seeds average the patterns out.
+//! - `plain10_L..`: the same told 10 % whatever the loss (FEC always in the packets).
+//! - `liveraw_L..` (a diagnostic, off with `--no-diagnostics`): the live call with the
+//!   speaker's microphone processing off (`AudioProcessing::OFF`: no echo canceller, noise
+//!   suppressor or gain control), which plain libopus does not have either: how much of the
+//!   difference is the transport and playout, how much the processing of a clean recording.
+//!
+//! and `manifest.json` describing each file, with the listener's jitter buffer counts for the
+//! live runs (received, lost, FEC-recovered, concealed) and the proxy's datagram counts.
+//!
+//! `cargo bench --bench voice_live -- --speech DIR/reference.wav --out DIR [--losses 0,5,10,20]
+//! [--seeds 3] [--frame-ms 20] [--no-diagnostics]`
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::sim::{baseline, LossPattern};
+use common::*;
+use serde_json::json;
+use voipchat::audio::codec::EncoderConfig;
+use voipchat::AudioProcessing;
+
+const CHUNK: usize = 480;
+/// libopus's default decoder complexity: what a plain libopus receiver runs.
+const PLAIN_DECODER: u8 = 0;
+
+/// One live call: the speech through the relay, the listener's leg losing `loss` both ways.
+fn live_call(
+    relay: &Relay,
+    speech: &[f32],
+    frame_ms: u32,
+    loss: f64,
+    seed: u64,
+    processing: AudioProcessing,
+) -> (Vec<f32>, serde_json::Value) {
+    let room = relay.fresh_room();
+    let proxy = Proxy::start(relay);
+    let speaker = relay.join("speaker", &room, frame_ms, None);
+    speaker.set_audio_processing(processing);
+    let listener = relay.join("listener", &room, frame_ms, Some(proxy.addr));
+    proxy.set_loss(loss, loss, seed);
+    let before = proxy.counters.get();
+    // A second of silence after the speech lets the last words play out.
+    let steps = speech.len().div_ceil(CHUNK) + 100;
+    let mut heard = Vec::with_capacity(steps * CHUNK);
+    let mut input = vec![0.0f32; CHUNK];
+    let mut out = vec![0.0f32; CHUNK];
+    let late_steps = real_time(steps, |i| {
+        input.fill(0.0);
+        if let Some(s) = speech.get(i * CHUNK..) {
+            let n = s.len().min(CHUNK);
+            input[..n].copy_from_slice(&s[..n]);
+        }
+        speaker.push_capture(&input, RATE, 1).expect("push");
+        listener.pull_playback(&mut out, RATE, 1).expect("pull");
+        heard.extend_from_slice(&out);
+    });
+    let count = proxy.counters.get() - before;
+    let member = stats(&listener)["members"]["speaker"].clone();
+    let sent = stats(&speaker)["sent"].clone();
+    relay.exit(&speaker);
+    relay.exit(&listener);
+    let details = json!({
+        "listener": member,
+        "speakerSent": sent,
+        "udpDown": count.down_datagrams,
+        "udpDownDropped": count.down_dropped,
+        "udpUp": count.up_datagrams,
+        "udpUpDropped": count.up_dropped,
+        "lateSteps": late_steps,
+    });
+    (heard, details)
+}
+
+fn main() {
+    let args = Args::parse();
+    let bench = args.is_bench();
+    let losses: Vec<f64> = args.list("--losses", &[0.0, 5.0, 10.0, 20.0]);
+    let seeds: u64 = args.get("--seeds", if bench { 3 } else { 1 });
+    let frame_ms: u32 = args.get("--frame-ms", 20);
+    let diagnostics = !args.flag("--no-diagnostics");
+    let frame_samples = (frame_ms * 48) as usize;
+    let out: PathBuf = args
+        .value("--out")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("voipchat-voice-live"));
+    std::fs::create_dir_all(&out).expect("output directory");
+    let speech: Vec<f32> = match args.value("--speech") {
+        Some(p) => {
+            let (rate, channels, s) = read_wav(Path::new(&p));
+            assert!(
+                rate == RATE && channels == 1,
+                "{p}: need 48 kHz mono, got {rate} Hz x {channels}"
+            );
+            s
+        }
+        None => {
+            // Smoke run without a speech file: the synthetic voice, one loss rate.
+            let mut s = vec![0.0; RATE as usize / 2];
+            s.extend(voice(2.0, RATE, 140.0, 1));
+            s.extend(vec![0.0; RATE as usize / 2]);
+            write_wav(&out.join("reference.wav"), RATE, 1, &s);
+            s
+        }
+    };
+    let losses = if args.value("--speech").is_none() && !bench {
+        vec![10.0]
+    } else {
+        losses
+    };
+    println!(
+        "voice_live: {:.1} s of speech, {frame_ms} ms frames, listener's leg losing {losses:?} % both ways, {seeds} seed(s)",
+        speech.len() as f64 / f64::from(RATE)
+    );
+    println!("machine: {}; load average at start: {}", machine(), load());
+    println!("writing to {}", out.display());
+
+    let relay = Relay::start();
+    let mut manifest = Vec::new();
+    println!("\n| loss | seed | live: sent, received, lost, FEC-recovered, concealed, late; UDP down dropped/total, up dropped/total | plain: frames, dropped |");
+    println!("|---|---|---|---|");
+    for &loss in &losses {
+        for seed in 1..=seeds {
+            let (audio, details) = live_call(
+                &relay,
+                &speech,
+                frame_ms,
+                loss / 100.0,
+                seed,
+                AudioProcessing::default(),
+            );
+            let name = format!("live_L{loss}_s{seed}.wav");
+            write_wav(&out.join(&name), RATE, 1, &audio);
+            let jitter = &details["listener"];
+            let live_summary = format!(
+                "{}, {}, {}, {}, {}, {}; {}/{}, {}/{}",
+                details["speakerSent"]["packets"],
+                jitter["packetsReceived"],
+                jitter["packetsLost"],
+                jitter["packetsRecovered"],
+                jitter["packetsConcealed"],
+                jitter["packetsLate"],
+                details["udpDownDropped"],
+                details["udpDown"],
+                details["udpUpDropped"],
+                details["udpUp"],
+            );
+            manifest.push(json!({"file": name, "method": "live", "lossPct": loss, "seed": seed, "details": details}));
+            if diagnostics {
+                let (audio, details) = live_call(
+                    &relay,
+                    &speech,
+                    frame_ms,
+                    loss / 100.0,
+                    seed,
+                    AudioProcessing::OFF,
+                );
+                let name = format!("liveraw_L{loss}_s{seed}.wav");
+                write_wav(&out.join(&name), RATE, 1, &audio);
+                manifest.push(json!({"file": name, "method": "liveraw", "lossPct": loss, "seed": seed, "details": details}));
+            }
+
+            let pattern = LossPattern {
+                rate: loss / 100.0,
+                seed,
+            };
+            let mut frames = (0, 0);
+            for (method, expected_loss_pct) in [("plain", loss.round() as u8), ("plain10", 10)] {
+                let config = EncoderConfig {
+                    frame_samples,
+                    expected_loss_pct,
+                    ..EncoderConfig::default()
+                };
+                let b = baseline(&speech, config, pattern, PLAIN_DECODER);
+                let name = format!("{method}_L{loss}_s{seed}.wav");
+                write_wav(&out.join(&name), RATE, 1, &b.audio);
+                manifest.push(json!({"file": name, "method": method, "lossPct": loss, "seed": seed,
+                    "details": {"packetsSent": b.packets_sent, "packetsDropped": b.packets_lost, "recovered": b.stats.recovered}}));
+                frames = (b.packets_sent, b.packets_lost);
+            }
+            println!(
+                "| {loss} % | {seed} | {live_summary} | {}, {} |",
+                frames.0, frames.1
+            );
+        }
+    }
+    let manifest = json!({
+        "rate": RATE,
+        "frameMs": frame_ms,
+        "machine": machine(),
+        "files": manifest,
+    });
+    std::fs::write(
+        out.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest).unwrap(),
+    )
+    .expect("manifest");
+    println!(
+        "\nwrote {} and the WAVs; score them with scripts/pesq_score.py score --dir {}",
+        out.join("manifest.json").display(),
+        out.display()
+    );
+    println!("\nload average at end: {}", load());
+}
