@@ -34,7 +34,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use common::sim::{baseline, LossPattern};
 use common::*;
@@ -107,24 +107,8 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("voipchat-voice-live"));
     std::fs::create_dir_all(&out).expect("output directory");
-    let speech: Vec<f32> = match args.value("--speech") {
-        Some(p) => {
-            let (rate, channels, s) = read_wav(Path::new(&p));
-            assert!(
-                rate == RATE && channels == 1,
-                "{p}: need 48 kHz mono, got {rate} Hz x {channels}"
-            );
-            s
-        }
-        None => {
-            // Smoke run without a speech file: the synthetic voice, one loss rate.
-            let mut s = vec![0.0; RATE as usize / 2];
-            s.extend(voice(2.0, RATE, 140.0, 1));
-            s.extend(vec![0.0; RATE as usize / 2]);
-            write_wav(&out.join("reference.wav"), RATE, 1, &s);
-            s
-        }
-    };
+    // Without a speech file: the synthetic voice (and, in a smoke run, one loss rate).
+    let speech = speech_from_args(&args, &out, 2.0);
     let losses = if args.value("--speech").is_none() && !bench {
         vec![10.0]
     } else {
@@ -143,43 +127,33 @@ fn main() {
     println!("|---|---|---|---|");
     for &loss in &losses {
         for seed in 1..=seeds {
-            let (audio, details) = live_call(
-                &relay,
-                &speech,
-                frame_ms,
-                loss / 100.0,
-                seed,
-                AudioProcessing::default(),
-            );
-            let name = format!("live_L{loss}_s{seed}.wav");
-            write_wav(&out.join(&name), RATE, 1, &audio);
-            let jitter = &details["listener"];
-            let live_summary = format!(
-                "{}, {}, {}, {}, {}, {}; {}/{}, {}/{}",
-                details["speakerSent"]["packets"],
-                jitter["packetsReceived"],
-                jitter["packetsLost"],
-                jitter["packetsRecovered"],
-                jitter["packetsConcealed"],
-                jitter["packetsLate"],
-                details["udpDownDropped"],
-                details["udpDown"],
-                details["udpUpDropped"],
-                details["udpUp"],
-            );
-            manifest.push(json!({"file": name, "method": "live", "lossPct": loss, "seed": seed, "details": details}));
+            let mut live_summary = String::new();
+            let mut calls = vec![("live", AudioProcessing::default())];
             if diagnostics {
-                let (audio, details) = live_call(
-                    &relay,
-                    &speech,
-                    frame_ms,
-                    loss / 100.0,
-                    seed,
-                    AudioProcessing::OFF,
-                );
-                let name = format!("liveraw_L{loss}_s{seed}.wav");
+                calls.push(("liveraw", AudioProcessing::OFF));
+            }
+            for (method, processing) in calls {
+                let (audio, details) =
+                    live_call(&relay, &speech, frame_ms, loss / 100.0, seed, processing);
+                let name = format!("{method}_L{loss}_s{seed}.wav");
                 write_wav(&out.join(&name), RATE, 1, &audio);
-                manifest.push(json!({"file": name, "method": "liveraw", "lossPct": loss, "seed": seed, "details": details}));
+                if method == "live" {
+                    let jitter = &details["listener"];
+                    live_summary = format!(
+                        "{}, {}, {}, {}, {}, {}; {}/{}, {}/{}",
+                        details["speakerSent"]["packets"],
+                        jitter["packetsReceived"],
+                        jitter["packetsLost"],
+                        jitter["packetsRecovered"],
+                        jitter["packetsConcealed"],
+                        jitter["packetsLate"],
+                        details["udpDownDropped"],
+                        details["udpDown"],
+                        details["udpUpDropped"],
+                        details["udpUp"],
+                    );
+                }
+                manifest.push(json!({"file": name, "method": method, "lossPct": loss, "seed": seed, "details": details}));
             }
 
             let pattern = LossPattern {

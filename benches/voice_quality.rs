@@ -45,7 +45,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use common::sim::{baseline, ours, LossPattern, Options, Outcome};
 use common::*;
@@ -137,24 +137,7 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("voipchat-voice-quality"));
     std::fs::create_dir_all(&out).expect("output directory");
-    let speech: Vec<f32> = match args.value("--speech") {
-        Some(p) => {
-            let (rate, channels, s) = read_wav(Path::new(&p));
-            assert!(
-                rate == RATE && channels == 1,
-                "{p}: need 48 kHz mono, got {rate} Hz x {channels}"
-            );
-            s
-        }
-        None => {
-            // Smoke run without a speech file: the synthetic voice.
-            let mut s = vec![0.0; RATE as usize / 2];
-            s.extend(voice(if bench { 10.0 } else { 2.0 }, RATE, 140.0, 1));
-            s.extend(vec![0.0; RATE as usize / 2]);
-            write_wav(&out.join("reference.wav"), RATE, 1, &s);
-            s
-        }
-    };
+    let speech = speech_from_args(&args, &out, if bench { 10.0 } else { 2.0 });
     println!("voice_quality: {} s of speech, {frame_ms} ms frames, losses {losses:?} %, {seeds} seeds, {realtime_reps} real-time run(s) per loss", speech.len() as f64 / f64::from(RATE));
     println!("machine: {}; load average at start: {}", machine(), load());
     common::sim::check_sender_mirror(&speech, frame_samples);

@@ -152,6 +152,33 @@ fn assert_heard_aligned_and_whole(said: &[f32], heard: &[f32], what: &str) {
     assert_eq!(dropped, 0, "{what}: dropouts");
 }
 
+/// `heard` (at `lag` behind `speech`) is recognisable from 1 s on through a lossy link: its
+/// 250 ms stretches, each at its own alignment (playout adapts under loss and jitter), correlate
+/// above 0.7 at the median, and concealment fills the gaps: no 10 ms stretch of voiced input
+/// comes out silent, bar a few.
+fn assert_recognisable_through_loss(speech: &[f32], heard: &[f32], lag: usize, what: &str) {
+    let (steady, stretch, slack) = (RATE as usize, RATE as usize / 4, RATE as usize / 20);
+    let windows = windowed_correlation(&speech[steady..], &heard[steady..], lag, stretch, slack);
+    let typical = median(windows.clone());
+    println!(
+        "{what}: per-window correlation median {typical:.3}, worst {:.3}",
+        windows.iter().cloned().fold(1.0, f32::min)
+    );
+    assert!(
+        typical > 0.7,
+        "{what}: median windowed correlation {typical}"
+    );
+    let gaps = dropouts_windowed(
+        &speech[steady..],
+        &heard[steady..],
+        lag,
+        stretch,
+        slack,
+        RATE,
+    );
+    assert!(gaps <= 3, "{what}: {gaps} audible gaps");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_a_says_b_hears_aligned_and_recognisable() {
     let server = server().await;
@@ -411,31 +438,7 @@ async fn ten_percent_loss_and_thirty_ms_jitter_still_sound_continuous() {
             > 0,
         "FEC recovered some"
     );
-    // Playout adapts under jitter, so compare 250 ms stretches, each at its own alignment.
-    let windows = windowed_correlation(
-        &speech[RATE as usize..],
-        &heard.mix[1][RATE as usize..],
-        lag,
-        RATE as usize / 4,
-        RATE as usize / 20,
-    );
-    let typical = median(windows.clone());
-    println!(
-        "impaired: per-window correlation median {typical:.3}, worst {:.3}",
-        windows.iter().cloned().fold(1.0, f32::min)
-    );
-    assert!(typical > 0.7, "median windowed correlation {typical}");
-    // Concealment fills gaps: no 10 ms stretch of voiced input comes out silent, bar a few
-    // (each 250 ms aligned on its own, like the correlation above).
-    let gaps = dropouts_windowed(
-        &speech[RATE as usize..],
-        &heard.mix[1][RATE as usize..],
-        lag,
-        RATE as usize / 4,
-        RATE as usize / 20,
-        RATE,
-    );
-    assert!(gaps <= 3, "{gaps} audible gaps");
+    assert_recognisable_through_loss(&speech, &heard.mix[1], lag, "impaired");
     assert_eq!(clicks(&heard.mix[1], 0.25), 0, "clicks in the output");
     assert_eq!(clicks(&speech, 0.25), 0, "the reference itself is smooth");
 }
@@ -492,32 +495,15 @@ async fn a_listener_losing_ten_percent_both_ways_gets_fec_and_hears_the_speech_w
     );
     let speech = as_sent(&said);
     let (lag, correlation) = align_from(&speech, &heard.mix[1], RATE as usize, RATE as usize / 4);
-    let windows = windowed_correlation(
-        &speech[RATE as usize..],
-        &heard.mix[1][RATE as usize..],
-        lag,
-        RATE as usize / 4,
-        RATE as usize / 20,
-    );
-    let typical = median(windows.clone());
     println!(
-        "listener's leg lossy: delay {:.1} ms, correlation {correlation:.3}, per window median {typical:.3}",
+        "listener's leg lossy: delay {:.1} ms, correlation {correlation:.3}",
         lag as f32 / 48.0
     );
     assert!(
         lag < RATE as usize / 10,
         "delay {lag} samples is over 100 ms"
     );
-    assert!(typical > 0.7, "median windowed correlation {typical}");
-    let gaps = dropouts_windowed(
-        &speech[RATE as usize..],
-        &heard.mix[1][RATE as usize..],
-        lag,
-        RATE as usize / 4,
-        RATE as usize / 20,
-        RATE,
-    );
-    assert!(gaps <= 3, "{gaps} audible gaps");
+    assert_recognisable_through_loss(&speech, &heard.mix[1], lag, "listener's leg lossy");
 }
 
 #[tokio::test]

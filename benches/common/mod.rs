@@ -472,6 +472,29 @@ pub fn delay_of(
 // WAV files (16-bit PCM or 32-bit float in, 32-bit float out)
 // ---------------------------------------------------------------------------------------------
 
+/// The speech a quality bench runs on: `--speech FILE` (48 kHz mono, as
+/// `scripts/pesq_score.py prepare` writes it), or else `synthetic_s` seconds of the synthetic
+/// voice between half-second silences, written to `out/reference.wav` for the scorer.
+pub fn speech_from_args(args: &Args, out: &Path, synthetic_s: f64) -> Vec<f32> {
+    match args.value("--speech") {
+        Some(p) => {
+            let (rate, channels, s) = read_wav(Path::new(&p));
+            assert!(
+                rate == RATE && channels == 1,
+                "{p}: need 48 kHz mono, got {rate} Hz x {channels}"
+            );
+            s
+        }
+        None => {
+            let mut s = vec![0.0; RATE as usize / 2];
+            s.extend(voice(synthetic_s, RATE, 140.0, 1));
+            s.extend(vec![0.0; RATE as usize / 2]);
+            write_wav(&out.join("reference.wav"), RATE, 1, &s);
+            s
+        }
+    }
+}
+
 pub fn write_wav(path: &Path, rate: u32, channels: u16, samples: &[f32]) {
     let data_len = (samples.len() * 4) as u32;
     let mut b = Vec::with_capacity(44 + data_len as usize);
