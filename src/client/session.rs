@@ -629,6 +629,13 @@ impl Session {
     }
 
     fn adopt_members(&mut self, open_id_list: &[String], sources: &[u32]) {
+        let me = &self.params.open_id;
+        let newcomer = open_id_list
+            .iter()
+            .any(|id| id != me && !self.members.iter().any(|(_, known)| known == id));
+        if newcomer {
+            self.media.protect_unmeasured_link();
+        }
         self.members = pair_members(open_id_list, sources);
         self.media.set_members(&self.members, self.my_source());
         self.video.set_members(&self.members);

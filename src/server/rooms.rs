@@ -48,6 +48,9 @@ struct Session {
     connection: Option<ConnectionId>,
     /// The loss this member last reported receiving, in per mille.
     reported_loss_permille: u16,
+    /// Whether this member has reported at all: senders spend FEC for a newcomer's link until
+    /// its first report, which the room therefore always hears.
+    has_reported: bool,
     /// The open ids whose video this member asked for; `None` until it asks (the default rule
     /// of `video_routing.rs` applies).
     video_subscription: Option<Vec<String>>,
@@ -204,6 +207,7 @@ impl Rooms {
                 mute: seat.mute,
                 connection: seat.connection,
                 reported_loss_permille: 0,
+                has_reported: false,
                 video_subscription: None,
             },
         );
@@ -415,12 +419,15 @@ impl Rooms {
 
     /// Records the loss a member reports receiving. When the room's highest figure moves by at
     /// least 1%, every member hears the new one, so senders tune their FEC to the worst
-    /// listener (what in-band FEC can recover depends on the encoder's expected loss).
+    /// listener (what in-band FEC can recover depends on the encoder's expected loss). A
+    /// member's first report is always heard: senders protect a newcomer's unmeasured link
+    /// with FEC until then, and a clean one's report is what tells them to stop.
     pub fn report_loss(&mut self, session: SessionId, loss_permille: u16) {
         let Some(s) = self.sessions.get_mut(&session) else {
             return;
         };
         s.reported_loss_permille = loss_permille.min(1000);
+        let first_report = !std::mem::replace(&mut s.has_reported, true);
         let room_key = s.room.clone();
         let Some(room) = self.rooms.get(&room_key) else {
             return;
@@ -432,7 +439,7 @@ impl Rooms {
             .map(|s| s.reported_loss_permille)
             .max()
             .unwrap_or(0);
-        if worst.abs_diff(room.announced_loss_permille) < 10 {
+        if !first_report && worst.abs_diff(room.announced_loss_permille) < 10 {
             return;
         }
         if let Some(room) = self.rooms.get_mut(&room_key) {
@@ -635,12 +642,38 @@ mod tests {
         );
         // Under 1 % of change is not worth a message; the worst listener sets the figure.
         rooms.report_loss(b.session, 85);
-        rooms.report_loss(a.session, 20);
         assert_eq!(loss_hints(&mut ra), Vec::<u16>::new());
+        // A member's first report is always heard (the room's figure, still b's).
+        rooms.report_loss(a.session, 20);
+        assert_eq!(loss_hints(&mut ra), [85]);
+        rooms.report_loss(a.session, 25);
+        assert_eq!(loss_hints(&mut ra), Vec::<u16>::new());
+        // A newcomer starts from the figure last announced.
         let c = rooms.join(seat("c", "g"), "tc".into(), link().0).unwrap();
-        assert_eq!(c.loss_permille, 80);
+        assert_eq!(c.loss_permille, 85);
         rooms.report_loss(b.session, 0);
-        assert_eq!(loss_hints(&mut ra), [20]);
+        assert_eq!(loss_hints(&mut ra), [25]);
+    }
+
+    #[test]
+    fn a_newcomers_first_report_is_heard_even_on_a_clean_room() {
+        // Senders protect a newcomer's unmeasured link with FEC until it has reported: its
+        // clean report has to reach them although the room's figure did not move.
+        let mut rooms = Rooms::new(10);
+        let (la, mut ra) = link();
+        let a = rooms.join(seat("a", "g"), "ta".into(), la).unwrap();
+        rooms.report_loss(a.session, 0);
+        assert_eq!(loss_hints(&mut ra), [0]);
+        let (lb, mut rb) = link();
+        let b = rooms.join(seat("b", "g"), "tb".into(), lb).unwrap();
+        rooms.report_loss(b.session, 0);
+        assert_eq!(
+            (loss_hints(&mut ra), loss_hints(&mut rb)),
+            (vec![0], vec![0])
+        );
+        rooms.report_loss(b.session, 0);
+        rooms.report_loss(a.session, 0);
+        assert_eq!((loss_hints(&mut ra), loss_hints(&mut rb)), (vec![], vec![]));
     }
 
     #[test]
