@@ -34,11 +34,7 @@
 //!   call's audio until 10 s have been played), one frame of headroom is added
 //!   so that the next packet, which carries the Opus in-band FEC for a lost one, is usually already
 //!   here: one frame of latency buys FEC instead of PLC. Bursts do not count (FEC cannot repair
-//!   them), and the headroom goes again when such losses fall below 0.5 %. A call starts with
-//!   the headroom, as if its link were lossy ([`JitterConfig::fec_headroom_at_start`]), and
-//!   gives it back only once its first 2 s of audio have been played clean: added later, it
-//!   would move playout a frame back in the middle of the first words of a lossy call, while
-//!   a clean call pays a frame of delay for two seconds and one frame dropped at a quiet moment.
+//!   them), and the headroom goes again when such losses fall below 0.5 %.
 //! * **Control band.** Playout starts when the first packet of a talkspurt has been held for the
 //!   target; as calls happen on a frame grid, the delay then sits in `[target, target + frame)`.
 //!   While playing, if the smoothed delay persistently exceeds `target + 1 frame + 1 ms`, one frame is
@@ -167,12 +163,6 @@ pub struct JitterConfig {
     /// Highest target delay: beyond ~300 ms conversation breaks down, so late packets are
     /// preferable to more delay.
     pub max_delay_us: u64,
-    /// Start with the frame of FEC headroom, as if the link were lossy, until the first 2 s
-    /// of audio ([`LOSS_EVENT_MIN_US`]) have been played clean. Added only once losses show,
-    /// the headroom moves the playout a frame back in the middle of a call's first words
-    /// (issue 18: a first utterance at 10 % loss scored a PESQ point under the second, the jump
-    /// within it); taken away on a clean link, it costs one frame dropped at a quiet moment.
-    pub fec_headroom_at_start: bool,
 }
 
 impl Default for JitterConfig {
@@ -181,7 +171,6 @@ impl Default for JitterConfig {
             frame_samples: super::frame_samples(20),
             min_delay_us: 2_000,
             max_delay_us: 300_000,
-            fec_headroom_at_start: true,
         }
     }
 }
@@ -531,7 +520,6 @@ impl JitterBuffer {
             frame_samples,
             min_delay_us,
             max_delay_us,
-            ..config
         };
         let rate = u64::from(SAMPLE_RATE);
         let frame_us = ((frame_samples as u64 * 1_000_000 + rate / 2) / rate).max(1);
@@ -578,7 +566,7 @@ impl JitterBuffer {
             jitter: 0.0,
             prev_transit: None,
             avg_len: 0.0,
-            fec_headroom: cfg.fec_headroom_at_start,
+            fec_headroom: false,
             losses: LossWindow::new(frames_in(LOSS_WINDOW_US) as usize),
             loss_events: LossWindow::new(frames_in(LOSS_EVENT_WINDOW_US) as usize),
             loss_event_min: frames_in(LOSS_EVENT_MIN_US) as usize,
@@ -866,9 +854,7 @@ impl JitterBuffer {
         let rate = f64::from(self.loss_events.lost) / seen as f64;
         if rate >= FEC_HEADROOM_ON {
             self.fec_headroom = true;
-        } else if rate < FEC_HEADROOM_OFF && self.loss_events.filled >= self.loss_event_min {
-            // Not before the minimum window is full: a call that starts with the headroom
-            // keeps it until its first seconds have shown the link clean.
+        } else if rate < FEC_HEADROOM_OFF {
             self.fec_headroom = false;
         }
     }
@@ -1755,20 +1741,10 @@ mod tests {
         best
     }
 
-    /// The buffer with its target from the link alone: without the call-start assumption of
-    /// FEC headroom ([`JitterConfig::fec_headroom_at_start`], tested on its own below), so
-    /// the delays these tests work out by hand are the link's. Production runs the default.
-    fn mechanics() -> JitterConfig {
-        JitterConfig {
-            fec_headroom_at_start: false,
-            ..JitterConfig::default()
-        }
-    }
-
     fn cfg(frame_samples: usize) -> JitterConfig {
         JitterConfig {
             frame_samples,
-            ..mechanics()
+            ..JitterConfig::default()
         }
     }
 
@@ -1826,7 +1802,7 @@ mod tests {
 
     #[test]
     fn silence_before_first_packet() {
-        let mut jb = JitterBuffer::new(mechanics());
+        let mut jb = JitterBuffer::new(JitterConfig::default());
         for j in 0..10 {
             assert_eq!(jb.next_frame(j * 20_000), Playout::Silence);
         }
@@ -1841,7 +1817,7 @@ mod tests {
         // covers that plays them all, in order (a smaller one would rightly skip ahead).
         let c = JitterConfig {
             min_delay_us: 200_000,
-            ..mechanics()
+            ..JitterConfig::default()
         };
         let mut jb = JitterBuffer::new(c);
         let order = [3u64, 0, 2, 1, 5, 4, 7, 6, 9, 8];
@@ -1880,7 +1856,7 @@ mod tests {
             let i = 10 * k + 5;
             pkts[i].at = pkts[i + 1].at + 1_000;
         }
-        let mut jb = JitterBuffer::new(mechanics());
+        let mut jb = JitterBuffer::new(JitterConfig::default());
         let outs = run(&mut jb, &pkts, 5_000, 3_050, |_, _| {});
         let ids = played(&outs);
         assert_increasing(&ids);
@@ -1925,7 +1901,7 @@ mod tests {
         very_late.at += 1_000_000;
         dup.push(very_late);
         pkts.extend(dup);
-        let mut jb = JitterBuffer::new(mechanics());
+        let mut jb = JitterBuffer::new(JitterConfig::default());
         let outs = run(&mut jb, &pkts, 5_000, 230, |_, _| {});
         assert_eq!(played(&outs), (0..200).collect::<Vec<_>>());
         let st = jb.stats();
@@ -1941,7 +1917,7 @@ mod tests {
         let mut pkts = Vec::new();
         s.talk(200, true, Link::clean(), &mut Rng::new(4), &mut pkts);
         pkts[20].at += 200_000;
-        let mut jb = JitterBuffer::new(mechanics());
+        let mut jb = JitterBuffer::new(JitterConfig::default());
         let outs = run(&mut jb, &pkts, 5_000, 230, |_, _| {});
         let ids = played(&outs);
         assert_increasing(&ids);
@@ -1962,7 +1938,7 @@ mod tests {
         // A target above one frame means the next packet is always buffered.
         let c = JitterConfig {
             min_delay_us: 25_000,
-            ..mechanics()
+            ..JitterConfig::default()
         };
         let mut s = Sender::new(F20, 100, 0);
         let mut pkts = Vec::new();
@@ -1984,7 +1960,7 @@ mod tests {
 
     #[test]
     fn talkspurt_end_is_silence_not_conceal_and_next_talkspurt_prebuffers() {
-        let c = mechanics();
+        let c = JitterConfig::default();
         let mut s = Sender::new(F20, 60_000, 0);
         let mut rng = Rng::new(6);
         let mut pkts = Vec::new();
@@ -2019,7 +1995,7 @@ mod tests {
         // without PLC in between, and the lost packet is counted.
         let c = JitterConfig {
             min_delay_us: 100_000,
-            ..mechanics()
+            ..JitterConfig::default()
         };
         let mut rng = Rng::new(21);
         let mut s = Sender::new(F20, 65_530, 0);
@@ -2043,7 +2019,7 @@ mod tests {
     #[test]
     fn tail_straggler_after_talkspurt_end_is_late_not_a_new_talkspurt() {
         // The sender marks its last three packets speaking = false; the last one is very late.
-        let mut jb = JitterBuffer::new(mechanics());
+        let mut jb = JitterBuffer::new(JitterConfig::default());
         let mut outs = Vec::new();
         for i in 0..49u64 {
             jb.insert(
@@ -2079,7 +2055,7 @@ mod tests {
         s.talk(100, false, Link::clean(), &mut rng, &mut pkts); // no speaking=false: just stops
         s.pause(3_000_000);
         s.talk(50, true, Link::clean(), &mut rng, &mut pkts);
-        let mut jb = JitterBuffer::new(mechanics());
+        let mut jb = JitterBuffer::new(JitterConfig::default());
         let outs = run(&mut jb, &pkts, 5_000, 320, |_, _| {});
         let last = outs.iter().position(|o| *o == Out::P(99)).unwrap();
         let resume = outs.iter().position(|o| *o == Out::P(100)).unwrap();
@@ -2106,7 +2082,7 @@ mod tests {
         let mut pkts = Vec::new();
         s.talk(200, true, Link::clean(), &mut Rng::new(8), &mut pkts);
         pkts.retain(|p| !(50..60).contains(&p.id));
-        let mut jb = JitterBuffer::new(mechanics());
+        let mut jb = JitterBuffer::new(JitterConfig::default());
         let mut delay_after = 0;
         let outs = run(&mut jb, &pkts, 5_000, 230, |j, jb| {
             if j == 150 {
@@ -2135,7 +2111,7 @@ mod tests {
         let mut s = Sender::new(F20, 65_400, u32::MAX - 200 * 960 + 1);
         let mut pkts = Vec::new();
         s.talk(400, true, Link::clean(), &mut Rng::new(9), &mut pkts);
-        let mut jb = JitterBuffer::new(mechanics());
+        let mut jb = JitterBuffer::new(JitterConfig::default());
         let outs = run(&mut jb, &pkts, 5_000, 420, |_, _| {});
         assert_eq!(played(&outs), (0..400).collect::<Vec<_>>());
         assert_eq!(count(&outs, |o| *o == Out::C), 0);
@@ -2150,7 +2126,7 @@ mod tests {
         let mut s = Sender::new(F20, 65_500, u32::MAX - 30 * 960);
         let mut pkts = Vec::new();
         s.talk(1_000, true, link, &mut Rng::new(10), &mut pkts);
-        let mut jb = JitterBuffer::new(mechanics());
+        let mut jb = JitterBuffer::new(JitterConfig::default());
         let outs = run(&mut jb, &pkts, 5_000, 1_050, |_, _| {});
         let ids = played(&outs);
         assert_increasing(&ids);
@@ -2163,7 +2139,7 @@ mod tests {
 
     #[test]
     fn loss_and_jitter_target_grows_fec_recovers_then_shrinks_back() {
-        let c = mechanics();
+        let c = JitterConfig::default();
         let bad = Link {
             jitter_us: 30_000,
             loss: 0.10,
@@ -2223,7 +2199,7 @@ mod tests {
         let mut s = Sender::new(F20, 0, 0);
         let mut pkts = Vec::new();
         s.talk(3_000, true, link, &mut Rng::new(12), &mut pkts);
-        let mut jb = JitterBuffer::new(mechanics());
+        let mut jb = JitterBuffer::new(JitterConfig::default());
         let mut lost_at_5s = 0;
         let outs = run(&mut jb, &pkts, 5_000, 3_050, |j, jb| {
             if j == 250 {
@@ -2272,7 +2248,7 @@ mod tests {
     fn loss_fraction_tracks_recent_loss() {
         let c = JitterConfig {
             min_delay_us: 25_000,
-            ..mechanics()
+            ..JitterConfig::default()
         };
         let mut rng = Rng::new(14);
         let mut s = Sender::new(F20, 0, 0);
@@ -2314,7 +2290,7 @@ mod tests {
         let mut s = Sender::new(F20, 31_000, 99);
         let mut pkts = Vec::new();
         s.talk(calls + 100, false, link, &mut Rng::new(15), &mut pkts);
-        let mut jb = JitterBuffer::new(mechanics());
+        let mut jb = JitterBuffer::new(JitterConfig::default());
         let mut first_minute = 0;
         let outs = run(&mut jb, &pkts, 7_000, calls, |j, jb| {
             if j == 60 * 50 {
@@ -2371,7 +2347,7 @@ mod tests {
             s.talk(200, true, link, &mut rng, &mut pkts);
             s.pause(1_000_000);
         }
-        let mut jb = JitterBuffer::new(mechanics());
+        let mut jb = JitterBuffer::new(JitterConfig::default());
         let mut max_delay = 0;
         let outs = run(&mut jb, &pkts, 3_000, 3_600 * 50, |j, jb| {
             if j > 50 * 60 {
@@ -2437,7 +2413,7 @@ mod tests {
         s.len_of = |id| if id % 10 == 0 { 12 } else { 90 };
         let mut pkts = Vec::new();
         s.talk(6_100, false, link, &mut Rng::new(16), &mut pkts);
-        let mut jb = JitterBuffer::new(mechanics());
+        let mut jb = JitterBuffer::new(JitterConfig::default());
         let outs = run(&mut jb, &pkts, 5_000, 6_000, |_, _| {});
         let ids = played(&outs);
         assert_increasing(&ids);
@@ -2464,7 +2440,7 @@ mod tests {
         let mut s = Sender::new(F20, 0, 0);
         let mut pkts = Vec::new();
         s.talk(1_000, false, Link::clean(), &mut Rng::new(17), &mut pkts);
-        let mut jb = JitterBuffer::new(mechanics());
+        let mut jb = JitterBuffer::new(JitterConfig::default());
         let mut delays = Vec::new();
         // The receiver's calls stop for `stall_us` at 5 s, then go on at the normal rate.
         let clock = |j: usize| 5_000 + j as u64 * 20_000 + if j >= 250 { stall_us } else { 0 };
@@ -2510,7 +2486,7 @@ mod tests {
         b.clock_us = a.clock_us + 1_000_000.0;
         b.id = 1_000;
         b.talk(500, true, Link::clean(), &mut rng, &mut pkts);
-        let mut jb = JitterBuffer::new(mechanics());
+        let mut jb = JitterBuffer::new(JitterConfig::default());
         let outs = run(&mut jb, &pkts, 5_000, 820, |_, _| {});
         let ids = played(&outs);
         assert_eq!(ids.iter().filter(|&&id| id < 1_000).count(), 250);
@@ -2600,7 +2576,7 @@ mod tests {
             }
             pkts.extend(dups);
             let inserts = pkts.len() as u64;
-            let mut jb = JitterBuffer::new(mechanics());
+            let mut jb = JitterBuffer::new(JitterConfig::default());
             let calls = (s.clock_us / 20_000.0) as usize + 200;
             let outs = run(&mut jb, &pkts, 0, calls, |_, _| {});
             assert_increasing(&played(&outs));
@@ -2614,7 +2590,6 @@ mod tests {
             frame_samples: 0,
             min_delay_us: 50_000,
             max_delay_us: 10,
-            fec_headroom_at_start: true,
         });
         let c = jb.config();
         assert!(c.frame_samples >= 1 && c.max_delay_us >= c.min_delay_us);
@@ -2950,83 +2925,6 @@ mod tests {
         let mut jb = JitterBuffer::new(cfg(F20));
         run(&mut jb, &pkts, 5_000, 110, |_, _| {});
         assert_eq!(jb.stats().target_delay_us, 2_000);
-    }
-
-    /// `n` frames of one talkspurt over a clean link but for the packets in `lost`, through a
-    /// buffer with `config`: what was played, and the playout delay after each call.
-    fn talkspurt_losing(config: JitterConfig, n: usize, lost: &[u64]) -> (Vec<Out>, Vec<u64>) {
-        let mut s = Sender::new(F20, 0, 0);
-        let mut pkts = Vec::new();
-        s.talk(n, true, Link::clean(), &mut Rng::new(1), &mut pkts);
-        pkts.retain(|p| !lost.contains(&p.id));
-        let mut jb = JitterBuffer::new(config);
-        let mut delays = Vec::new();
-        let outs = run(&mut jb, &pkts, 5_000, n + 10, |_, jb| {
-            delays.push(jb.stats().delay_us)
-        });
-        (outs, delays)
-    }
-
-    #[test]
-    fn a_call_starts_with_fec_headroom_so_its_first_losses_are_repaired_without_a_jump() {
-        // Isolated losses from a call's first frames, as on a link losing 10 % from the start.
-        let lost = [3, 13, 23, 33, 43];
-        let (outs, delays) = talkspurt_losing(JitterConfig::default(), 60, &lost);
-        // `F` names the packet whose FEC was decoded: the one after the lost frame.
-        let repaired: Vec<u64> = outs
-            .iter()
-            .filter_map(|o| {
-                if let Out::F(next) = o {
-                    Some(next - 1)
-                } else {
-                    None
-                }
-            })
-            .collect();
-        assert_eq!(
-            repaired, lost,
-            "every loss repaired from the next packet's FEC: {outs:?}"
-        );
-        assert_eq!(count(&outs, |o| *o == Out::C), 0, "{outs:?}");
-        // The delay holds from the first frame: one frame of headroom over the link's own.
-        let playing = &delays[3..55];
-        let (lo, hi) = (
-            *playing.iter().min().unwrap(),
-            *playing.iter().max().unwrap(),
-        );
-        assert!(lo >= 20_000 && hi - lo < 20_000, "delay {lo}..{hi} µs");
-
-        // Without the start assumption the same losses are concealed until the headroom comes,
-        // and then playout moves back a frame in the middle of the talkspurt.
-        let (outs, delays) = talkspurt_losing(cfg(F20), 60, &lost);
-        assert!(count(&outs, |o| *o == Out::C) > 0, "{outs:?}");
-        let playing = &delays[3..55];
-        let (lo, hi) = (
-            *playing.iter().min().unwrap(),
-            *playing.iter().max().unwrap(),
-        );
-        assert!(hi - lo >= 20_000, "delay {lo}..{hi} µs");
-    }
-
-    #[test]
-    fn a_clean_call_gives_its_start_headroom_back_after_two_seconds_with_one_frame_dropped() {
-        let (outs, delays) = talkspurt_losing(JitterConfig::default(), 300, &[]);
-        assert!(
-            delays[5] >= 20_000,
-            "the call starts a frame later: {:?}",
-            &delays[..10]
-        );
-        assert!(
-            *delays.last().unwrap() < 20_000,
-            "back to the link's own delay: {:?}",
-            &delays[delays.len() - 10..]
-        );
-        // One frame dropped (at a quiet moment when there is one), nothing concealed, every
-        // other frame played once and in order.
-        let ids = played(&outs);
-        assert_increasing(&ids);
-        assert_eq!(ids.len(), 299, "{outs:?}");
-        assert_eq!(count(&outs, |o| *o == Out::C), 0);
     }
 
     /// A sender whose capture stopped for a while (a game that paused its audio) stamps its
