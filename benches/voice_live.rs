@@ -180,21 +180,6 @@ fn main() {
             );
         }
     }
-    let manifest = json!({
-        "rate": RATE,
-        "frameMs": frame_ms,
-        "machine": machine(),
-        "files": manifest,
-    });
-    std::fs::write(
-        out.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest).unwrap(),
-    )
-    .expect("manifest");
-    println!(
-        "\nwrote {} and the WAVs; score them with scripts/pesq_score.py score --dir {}",
-        out.join("manifest.json").display(),
-        out.display()
-    );
+    write_manifest(&out, frame_ms, manifest);
     println!("\nload average at end: {}", load());
 }

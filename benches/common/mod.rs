@@ -472,6 +472,27 @@ pub fn delay_of(
 // WAV files (16-bit PCM or 32-bit float in, 32-bit float out)
 // ---------------------------------------------------------------------------------------------
 
+/// Writes `out/manifest.json`, which `scripts/pesq_score.py score` reads: each WAV written with
+/// its method, loss rate, seed and details.
+pub fn write_manifest(out: &Path, frame_ms: u32, files: Vec<serde_json::Value>) {
+    let manifest = serde_json::json!({
+        "rate": RATE,
+        "frameMs": frame_ms,
+        "machine": machine(),
+        "files": files,
+    });
+    std::fs::write(
+        out.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest).unwrap(),
+    )
+    .expect("manifest");
+    println!(
+        "\nwrote {} and the WAVs; score them with scripts/pesq_score.py score --dir {}",
+        out.join("manifest.json").display(),
+        out.display()
+    );
+}
+
 /// The speech a quality bench runs on: `--speech FILE` (48 kHz mono, as
 /// `scripts/pesq_score.py prepare` writes it), or else `synthetic_s` seconds of the synthetic
 /// voice between half-second silences, written to `out/reference.wav` for the scorer.
