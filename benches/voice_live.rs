@@ -42,7 +42,6 @@ use serde_json::json;
 use voipchat::audio::codec::EncoderConfig;
 use voipchat::AudioProcessing;
 
-const CHUNK: usize = 480;
 /// libopus's default decoder complexity: what a plain libopus receiver runs.
 const PLAIN_DECODER: u8 = 0;
 
@@ -62,21 +61,7 @@ fn live_call(
     let listener = relay.join("listener", &room, frame_ms, Some(proxy.addr));
     proxy.set_loss(loss, loss, seed);
     let before = proxy.counters.get();
-    // A second of silence after the speech lets the last words play out.
-    let steps = speech.len().div_ceil(CHUNK) + 100;
-    let mut heard = Vec::with_capacity(steps * CHUNK);
-    let mut input = vec![0.0f32; CHUNK];
-    let mut out = vec![0.0f32; CHUNK];
-    let late_steps = real_time(steps, |i| {
-        input.fill(0.0);
-        if let Some(s) = speech.get(i * CHUNK..) {
-            let n = s.len().min(CHUNK);
-            input[..n].copy_from_slice(&s[..n]);
-        }
-        speaker.push_capture(&input, RATE, 1).expect("push");
-        listener.pull_playback(&mut out, RATE, 1).expect("pull");
-        heard.extend_from_slice(&out);
-    });
+    let (heard, late_steps) = speak_through(&speaker, &listener, speech);
     let count = proxy.counters.get() - before;
     let member = stats(&listener)["members"]["speaker"].clone();
     let sent = stats(&speaker)["sent"].clone();

@@ -53,7 +53,6 @@ use serde_json::json;
 use voipchat::audio::codec::{EncoderConfig, DECODER_COMPLEXITY};
 use voipchat::VoiceEnhancement;
 
-const CHUNK: usize = 480;
 /// libopus's default decoder complexity: what a plain libopus receiver runs.
 const PLAIN_DECODER: u8 = 0;
 
@@ -70,20 +69,7 @@ fn real_time_path(
     let b = relay.join("listener", &room, frame_ms, None);
     proxy.set_uplink_loss(loss, seed);
     let c0 = proxy.counters.get();
-    let steps = speech.len().div_ceil(CHUNK) + 100;
-    let mut heard = Vec::with_capacity(steps * CHUNK);
-    let mut input = vec![0.0f32; CHUNK];
-    let mut out = vec![0.0f32; CHUNK];
-    real_time(steps, |i| {
-        input.fill(0.0);
-        if let Some(s) = speech.get(i * CHUNK..) {
-            let n = s.len().min(CHUNK);
-            input[..n].copy_from_slice(&s[..n]);
-        }
-        a.push_capture(&input, RATE, 1).expect("push");
-        b.pull_playback(&mut out, RATE, 1).expect("pull");
-        heard.extend_from_slice(&out);
-    });
+    let (heard, _late_steps) = speak_through(&a, &b, speech);
     let count = proxy.counters.get() - c0;
     let s = stats(&b);
     relay.exit(&a);

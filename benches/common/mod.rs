@@ -210,6 +210,28 @@ pub fn stats(client: &Client) -> serde_json::Value {
     serde_json::from_str(&client.stats_json()).expect("stats are JSON")
 }
 
+/// `speaker` says `speech` in real time, 10 ms pushed per step, while `listener` pulls its mix
+/// each step, and a second more so the last words play out: what the listener heard, and how
+/// many steps started late ([`real_time`]).
+pub fn speak_through(speaker: &Client, listener: &Client, speech: &[f32]) -> (Vec<f32>, usize) {
+    const CHUNK: usize = 480;
+    let steps = speech.len().div_ceil(CHUNK) + 100;
+    let mut heard = Vec::with_capacity(steps * CHUNK);
+    let mut input = vec![0.0f32; CHUNK];
+    let mut out = vec![0.0f32; CHUNK];
+    let late_steps = real_time(steps, |i| {
+        input.fill(0.0);
+        if let Some(s) = speech.get(i * CHUNK..) {
+            let n = s.len().min(CHUNK);
+            input[..n].copy_from_slice(&s[..n]);
+        }
+        speaker.push_capture(&input, RATE, 1).expect("push");
+        listener.pull_playback(&mut out, RATE, 1).expect("pull");
+        heard.extend_from_slice(&out);
+    });
+    (heard, late_steps)
+}
+
 /// Runs `steps` steps of 10 ms in real time, each calling `step(i)` at `start + i * 10 ms` (or
 /// at once when behind, so the audio clock keeps up as a game's audio thread must). Returns
 /// how many steps started more than 5 ms late: the machine's scheduling noise.
