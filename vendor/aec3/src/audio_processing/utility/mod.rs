@@ -1,0 +1,1 @@
+pub mod cascaded_biquad_filter;
