@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use common::signal::*;
-use common::talk::as_sent;
+use common::talk::as_sent_hearing;
 use common::*;
 use voipchat::audio::room::{active_rms, RoomNoise};
 use voipchat::{AudioProcessing, Client};
@@ -177,7 +177,7 @@ async fn alice_hears_bob_but_not_her_own_echo() {
 
     // Bob's own voice, once alice has stopped, comes through.
     let bob_part = ALICE_SECONDS * RATE + RATE / 2..;
-    let said = &as_sent(&bob_says)[bob_part.clone()];
+    let said = &as_sent_hearing(&bob_says, &alice_says)[bob_part.clone()];
     let (lag, correlation) = align_from(said, &cancelled.alice[bob_part], RATE / 2, RATE / 5);
     println!(
         "bob's voice at alice: correlation {correlation:.3} at {:.1} ms",

@@ -4,6 +4,7 @@
 
 pub mod codec;
 pub mod device;
+pub mod echo_gate;
 pub mod jitter;
 pub mod mixer;
 pub mod processing;

@@ -31,6 +31,7 @@ use aec3::audio_processing::utility::cascaded_biquad_filter::{
     BiQuadCoefficients, CascadedBiQuadFilter,
 };
 
+use super::echo_gate::{EchoGate, BAND_SAMPLES};
 use super::SAMPLE_RATE;
 
 /// The processing unit: 10 ms at 48 kHz. Capture frames of 10 and 20 ms are one and two.
@@ -149,6 +150,9 @@ pub struct EchoMetrics {
     pub delay_ms: i32,
     /// AEC3's own estimate of its echo return loss enhancement, in dB.
     pub erle_db: f64,
+    /// Whether its output is what goes on: only while the far end may still echo
+    /// (echo_gate.rs); otherwise the voice skips the canceller's 8 ms.
+    pub in_path: bool,
 }
 
 /// The processing chain of one capture stream.
@@ -159,6 +163,10 @@ pub struct VoiceProcessor {
     render: AudioBuffer,
     rumble: CascadedBiQuadFilter,
     echo: Option<EchoCanceller3>,
+    /// Whether the canceller's output or the signal before it goes on (echo_gate.rs).
+    echo_gate: EchoGate,
+    /// The bands before the canceller, for the gate's bypass: the low, middle and high band.
+    before_echo: [[f32; BAND_SAMPLES]; 3],
     noise: Option<NoiseSuppressor>,
     gain: Option<GainController2>,
 }
@@ -234,6 +242,8 @@ impl VoiceProcessor {
             render: new_buffer(),
             rumble: rumble_filter(),
             echo: None,
+            echo_gate: EchoGate::default(),
+            before_echo: [[0.0; BAND_SAMPLES]; 3],
             noise: None,
             gain: None,
         };
@@ -251,6 +261,7 @@ impl VoiceProcessor {
     pub fn set_settings(&mut self, settings: AudioProcessing) {
         if settings.echo_cancellation != self.echo.is_some() {
             self.echo = settings.echo_cancellation.then(new_echo_canceller);
+            self.echo_gate = EchoGate::default();
         }
         if settings.noise_suppression != self.settings.noise_suppression {
             self.noise = settings
@@ -279,6 +290,7 @@ impl VoiceProcessor {
         let Some(echo) = self.echo.as_mut() else {
             return;
         };
+        self.echo_gate.on_render(block);
         self.render.copy_from(&[block], &self.stream);
         self.render.split_into_frequency_bands();
         echo.analyze_render(&mut self.render);
@@ -307,7 +319,15 @@ impl VoiceProcessor {
             noise.analyze(buffer);
         }
         if let Some(echo) = self.echo.as_mut() {
+            let bands = buffer.num_bands();
+            for (band, before) in self.before_echo.iter_mut().enumerate().take(bands) {
+                before.copy_from_slice(buffer.split_band(0, band));
+            }
             echo.process_capture(buffer, false);
+            let path = self.echo_gate.next_block(block);
+            for (band, before) in self.before_echo.iter().enumerate().take(bands) {
+                path.apply(before, buffer.split_band_mut(0, band));
+            }
         }
         if let Some(noise) = self.noise.as_mut() {
             noise.process(buffer);
@@ -330,6 +350,7 @@ impl VoiceProcessor {
             EchoMetrics {
                 delay_ms: metrics.delay_ms,
                 erle_db: metrics.echo_return_loss_enhancement,
+                in_path: self.echo_gate.in_path(),
             }
         })
     }
@@ -537,6 +558,54 @@ mod tests {
         let out = run(&mut VoiceProcessor::new(aec_only), &[], &speech);
         let lag = best_lag(&speech, &out, 4 * BLOCK_SAMPLES);
         assert!(lag < BLOCK_SAMPLES, "echo canceller alone: {lag} samples");
+    }
+
+    #[test]
+    fn the_echo_still_in_the_room_when_the_far_end_stops_is_cancelled() {
+        // The far end talks for 6 s, then stops; its echo comes back 153 ms later and rings
+        // for 50 ms more. The canceller must still be in the path for all of it.
+        let (mut far, _) = far_end_in_a_room(6.0);
+        far.resize(8 * SECOND, 0.0);
+        let room = Room::new(153.0, 0.25, 30.0, 0.5, 11);
+        let echo = room.echo_of(&far, far.len());
+        let mut processor = VoiceProcessor::new(only(true, NoiseSuppression::Off, false));
+        let out = run(&mut processor, &far, &echo);
+        let tail = 6 * SECOND..6 * SECOND + SECOND / 2;
+        let erle = erle_db(&echo[tail.clone()], &out[tail]);
+        // Measured 38 dB; with the canceller leaving at the far end's last word, 17 dB.
+        assert!(
+            erle >= 30.0,
+            "the echo after the far end stopped: {erle:.1} dB"
+        );
+        // 2 s of silence later, nothing can echo: the voice skips the canceller again.
+        assert!(!processor.echo_metrics().unwrap().in_path);
+    }
+
+    #[test]
+    fn the_echo_cancellers_delay_is_paid_only_while_the_far_end_may_echo() {
+        let speech = speech_like(3.0, 170.0, 0.5);
+        let aec_only = only(true, NoiseSuppression::Off, false);
+        let lag_ms = |played: &[f32]| {
+            let mut processor = VoiceProcessor::new(aec_only);
+            let out = run(&mut processor, played, &speech);
+            let in_path = processor.echo_metrics().unwrap().in_path;
+            let lag = best_lag(&speech, &out, 4 * BLOCK_SAMPLES);
+            (lag as f32 / 48.0, in_path)
+        };
+        // Nobody else talks: the voice skips the canceller (band split and filter: ~1 ms).
+        let (alone, in_path) = lag_ms(&[]);
+        assert!(
+            alone < 2.0 && !in_path,
+            "no far end: {alone} ms, in path {in_path}"
+        );
+        // The far end plays (in the speaker only, no echo in this microphone): the canceller
+        // is in the path, with its 8 ms.
+        let far = speech_like(3.0, 120.0, 0.5);
+        let (with_far, in_path) = lag_ms(&far);
+        assert!(
+            (7.0..11.0).contains(&with_far) && in_path,
+            "far end playing: {with_far} ms, in path {in_path}"
+        );
     }
 
     #[test]

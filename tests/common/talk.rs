@@ -109,13 +109,26 @@ pub fn member_stat(listener: &Client, member: &str, field: &str) -> f64 {
 }
 
 /// What a sender's microphone processing (on by default) makes of `said`: the chain's
-/// high-pass filter and band split shift the phase of a low voice, which a waveform
+/// rumble filter and band split shift the phase of a low voice, which a waveform
 /// correlation would count as damage, so what is heard is judged against what was sent.
 pub fn as_sent(said: &[f32]) -> Vec<f32> {
+    as_sent_hearing(said, &[])
+}
+
+/// [`as_sent`] for a talker whose speaker played `played` (from the same start): the echo
+/// canceller is in the path while and shortly after the far end is heard (echo_gate.rs), and
+/// the voice is 8 ms later there.
+#[allow(dead_code)]
+pub fn as_sent_hearing(said: &[f32], played: &[f32]) -> Vec<f32> {
     let mut processor = VoiceProcessor::new(AudioProcessing::default());
     let mut sent = said.to_vec();
     sent.resize(said.len().div_ceil(BLOCK_SAMPLES) * BLOCK_SAMPLES, 0.0);
-    for block in sent.chunks_exact_mut(BLOCK_SAMPLES) {
+    let mut render = [0.0f32; BLOCK_SAMPLES];
+    for (i, block) in sent.chunks_exact_mut(BLOCK_SAMPLES).enumerate() {
+        for (k, r) in render.iter_mut().enumerate() {
+            *r = played.get(i * BLOCK_SAMPLES + k).copied().unwrap_or(0.0);
+        }
+        processor.analyze_render(&render);
         processor.process_capture(block);
     }
     sent.truncate(said.len());

@@ -568,6 +568,7 @@ impl Media {
                 "gainControl": settings.gain_control,
                 "echoDelayMs": echo.map(|e| e.delay_ms),
                 "echoReductionDb": echo.map(|e| (e.erle_db * 10.0).round() / 10.0),
+                "echoCancelling": echo.map(|e| e.in_path),
             });
             let current = capture
                 .pipeline
