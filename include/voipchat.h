@@ -532,7 +532,7 @@ int32_t voip_set_voice_enhancement(VoipVoiceEnhancement level);
  * `echo_cancellation` (1 on, 0 off) removes what the speaker plays (the mix and members pulled
  * alone, as handed out) from the microphone; `noise_suppression` is a
  * `VOIP_NOISE_SUPPRESSION_*` level; `gain_control` (1 / 0) brings a quiet or loud talker to a
- * steady level. A high-pass filter runs whenever any of them does; all three off sends the
+ * steady level. A 40 Hz rumble filter runs whenever any of them does; all three off sends the
  * microphone untouched. Default: all on, noise suppression moderate. Takes effect on the next
  * 10 ms of capture, mid-call too, and stays for later calls until changed or `voip_shutdown`.
  * Returns 0, or -1001 (not initialized, or a value out of range).

@@ -84,7 +84,7 @@ namespace VoipChatSdk
     /// <summary>
     /// The microphone's processing before it is sent (<see cref="VoipChat.SetAudioProcessing"/>):
     /// echo cancellation (what the speakers play, the mix and members pulled alone, is removed
-    /// from the microphone), noise suppression and automatic gain control; a high-pass filter
+    /// from the microphone), noise suppression and automatic gain control; a 40 Hz rumble filter
     /// runs whenever any of them does. All on by default, as every voice chat ships them.
     /// </summary>
     public sealed class AudioProcessing
