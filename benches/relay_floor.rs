@@ -335,6 +335,7 @@ impl World {
             let header = AudioHeader {
                 speaking: true,
                 backfill: false,
+                repeat: false,
                 seq: self.talker_seq,
                 timestamp: u32::from(self.talker_seq).wrapping_mul(960),
             };

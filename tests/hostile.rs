@@ -267,6 +267,7 @@ async fn ten_times_the_media_rate_and_oversized_datagrams_harm_no_one_else() {
             let header = media::AudioHeader {
                 speaking: true,
                 backfill: false,
+                repeat: false,
                 seq,
                 timestamp: u32::from(seq) * 960,
             };

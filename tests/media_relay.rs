@@ -59,6 +59,7 @@ impl RawMember {
         let header = AudioHeader {
             speaking: true,
             backfill: false,
+            repeat: false,
             seq,
             timestamp: u32::from(seq) * 960,
         };

@@ -133,6 +133,7 @@ impl Sender {
         let header = AudioHeader {
             speaking,
             backfill,
+            repeat: false,
             seq: self.seq,
             timestamp,
         };

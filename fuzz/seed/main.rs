@@ -136,6 +136,7 @@ fn media_datagrams(dir: &Path, packets: &[Vec<u8>]) {
         let header = AudioHeader {
             speaking: i % 30 != 20,
             backfill: i % 30 == 0,
+            repeat: false,
             seq: 65_530u16.wrapping_add(i as u16),
             timestamp: (i as u32).wrapping_mul(960),
         };

@@ -214,8 +214,16 @@ pub struct JitterStats {
     pub recovered: u64,
     /// Packets that arrived after their slot had been decided (discarded).
     pub late: u64,
-    /// Packets received more than once (discarded).
+    /// Packets received more than once (discarded). The sender's repeats of packets that
+    /// arrived are not counted here: that is what most of them are for nothing, by design.
     pub duplicate: u64,
+    /// Slots played from the sender's repeat (see [`JitterBuffer::insert_repeat`]) because the
+    /// original was lost. Counted in `received`, not in `lost`; but
+    /// [`loss_fraction`](JitterBuffer::loss_fraction) counts them, so that the sender, told the
+    /// loss its originals suffer, goes on repeating.
+    pub repaired: u64,
+    /// Repeats of lost packets that came after their slot had been decided (discarded).
+    pub repeats_late: u64,
     /// [`Playout::Conceal`] frames returned (lost slots and frames inserted to add delay).
     pub concealed: u64,
     /// Received packets skipped to keep the delay bounded (clock drift, target shrinking, stalled
@@ -242,6 +250,8 @@ struct Stored {
     speaking: bool,
     /// The sender's pre-roll: sent a frame after its time, at the start of a talkspurt.
     pre_roll: bool,
+    /// Arrived only as the sender's repeat: its original was lost.
+    repeat: bool,
     payload: Vec<u8>,
 }
 
@@ -432,6 +442,24 @@ enum Placed {
     Late,
 }
 
+/// How an arriving packet came: the sender sends each frame once, the pre-roll a frame late,
+/// and while receivers report heavy loss each frame again a frame later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arrival {
+    Original,
+    PreRoll,
+    Repeat,
+}
+
+/// What a stored packet is marked with.
+#[derive(Debug, Clone, Copy)]
+struct StoreAs {
+    speaking: bool,
+    /// Sent a frame after its time (the pre-roll, or a repeat): see [`Stored::pre_roll`].
+    pre_roll: bool,
+    repeat: bool,
+}
+
 /// Adaptive jitter buffer for one remote member. See the module documentation.
 #[derive(Debug)]
 pub struct JitterBuffer {
@@ -593,7 +621,24 @@ impl JitterBuffer {
         payload: &[u8],
         now_us: u64,
     ) {
-        self.insert_packet(seq, timestamp, speaking, false, payload, now_us);
+        self.insert_packet(seq, timestamp, speaking, Arrival::Original, payload, now_us);
+    }
+
+    /// Hands over the sender's repeat of a packet: a second copy sent a frame after the first
+    /// while receivers report heavy loss. It fills the slot only if the original was lost (a
+    /// repeat of a packet already here is dropped uncounted), and like the pre-roll it is late
+    /// by design, so its arrival is no evidence of network jitter. A slot played from a repeat
+    /// still counts in [`loss_fraction`](Self::loss_fraction) and in the decision to keep a
+    /// frame of headroom, which is what lets the repeat, a frame behind, arrive in time.
+    pub fn insert_repeat(
+        &mut self,
+        seq: u16,
+        timestamp: u32,
+        speaking: bool,
+        payload: &[u8],
+        now_us: u64,
+    ) {
+        self.insert_packet(seq, timestamp, speaking, Arrival::Repeat, payload, now_us);
     }
 
     /// Hands over the sender's pre-roll: the frame before a talkspurt's first, sent together
@@ -603,7 +648,7 @@ impl JitterBuffer {
     /// to the delay statistics, and with talkspurts of under a second that is enough to raise
     /// the target by a whole frame.
     pub fn insert_pre_roll(&mut self, seq: u16, timestamp: u32, payload: &[u8], now_us: u64) {
-        self.insert_packet(seq, timestamp, true, true, payload, now_us);
+        self.insert_packet(seq, timestamp, true, Arrival::PreRoll, payload, now_us);
     }
 
     fn insert_packet(
@@ -611,10 +656,14 @@ impl JitterBuffer {
         seq: u16,
         timestamp: u32,
         speaking: bool,
-        pre_roll: bool,
+        arrival: Arrival,
         payload: &[u8],
         now_us: u64,
     ) {
+        let repeat = arrival == Arrival::Repeat;
+        // Both are sent a frame after their time: placed and started alike (a talkspurt whose
+        // first original was lost starts on its repeat as it would on a late pre-roll).
+        let pre_roll = arrival != Arrival::Original;
         let now = clamp_time(now_us);
         if !self.anchored {
             self.anchored = true;
@@ -625,7 +674,9 @@ impl JitterBuffer {
         let seq = self.unwrap_seq(seq);
         let ts = self.unwrap_ts(timestamp);
         if self.check_seen(seq, ts) {
-            self.stats.duplicate += 1;
+            if !repeat {
+                self.stats.duplicate += 1;
+            }
             return;
         }
         self.hi_ts = self.hi_ts.max(ts);
@@ -641,7 +692,17 @@ impl JitterBuffer {
 
         self.confirm_losses(Slot { seq, ts });
 
-        let placed = self.place(Slot { seq, ts }, speaking, pre_roll, payload, now, transit);
+        let placed = self.place(
+            Slot { seq, ts },
+            StoreAs {
+                speaking,
+                pre_roll,
+                repeat,
+            },
+            payload,
+            now,
+            transit,
+        );
 
         // Late packets feed the estimators too: they are the very evidence that the target is
         // too small. The pre-roll is late by design and says nothing about the network.
@@ -667,6 +728,11 @@ impl JitterBuffer {
                 } else {
                     self.avg_len + (len - self.avg_len) / 64.0
                 };
+            }
+            Placed::Late if repeat => {
+                // Its original was lost and the slot decided without it: a loss the repeat
+                // could not repair, not a sign that the network is late.
+                self.stats.repeats_late += 1;
             }
             Placed::Late => {
                 self.stats.late += 1;
@@ -896,15 +962,7 @@ impl JitterBuffer {
     }
 
     /// Packet `pkt` arrives while its slot may or may not still be ahead: store it, or say late.
-    fn place(
-        &mut self,
-        pkt: Slot,
-        speaking: bool,
-        pre_roll: bool,
-        payload: &[u8],
-        now: i64,
-        transit: i64,
-    ) -> Placed {
+    fn place(&mut self, pkt: Slot, how: StoreAs, payload: &[u8], now: i64, transit: i64) -> Placed {
         match self.state {
             State::Idle => {
                 // After concealment that gave up on an empty buffer, the mark is only a guess.
@@ -913,7 +971,7 @@ impl JitterBuffer {
                     if pkt.ts < m.ts && after_end.is_none() {
                         return Placed::Late;
                     }
-                    if self.ended_by_eos && !speaking {
+                    if self.ended_by_eos && !how.speaking {
                         if let Some(lp) = self.last_played {
                             if pkt.seq > lp.seq
                                 && pkt.seq - lp.seq <= STRAGGLER_WINDOW
@@ -937,10 +995,10 @@ impl JitterBuffer {
                         self.count_lost(pkt.seq - start.seq);
                     }
                     self.unconfirmed = None;
-                    self.rebase_if_jumped(transit, pre_roll);
+                    self.rebase_if_jumped(transit, how.pre_roll);
                 }
                 self.state = State::Prebuffering { first: pkt, resume };
-                self.store(pkt, speaking, pre_roll, payload);
+                self.store(pkt, how, payload);
                 Placed::Stored
             }
             State::Prebuffering { first, resume } => {
@@ -955,7 +1013,7 @@ impl JitterBuffer {
                         return Placed::Late;
                     }
                     self.state = State::Prebuffering { first: pkt, resume };
-                    self.store(pkt, speaking, pre_roll, payload);
+                    self.store(pkt, how, payload);
                     Placed::Stored
                 } else if pkt.seq == first.seq {
                     // Same sequence number, different timestamp: inconsistent, keep the first.
@@ -964,7 +1022,7 @@ impl JitterBuffer {
                     if pkt.seq >= first.seq + self.ring.len() as u64 {
                         self.overflow(pkt);
                     }
-                    self.store(pkt, speaking, pre_roll, payload);
+                    self.store(pkt, how, payload);
                     Placed::Stored
                 }
             }
@@ -980,7 +1038,7 @@ impl JitterBuffer {
                     // last packet played and `pkt` were really sent and lost.
                     self.count_lost(pkt.seq - start.seq);
                     self.prebuffer(pkt, false, next);
-                    self.store(pkt, speaking, pre_roll, payload);
+                    self.store(pkt, how, payload);
                     return Placed::Stored;
                 }
                 if pkt.seq < next.seq || pkt.ts < next.ts {
@@ -989,12 +1047,12 @@ impl JitterBuffer {
                 if self.ending && !self.contiguous(next, pkt) {
                     // The next talkspurt, while the end of this one is still to be heard
                     // (nothing of it is left to play): a new start, judged as in Idle.
-                    self.rebase_if_jumped(transit, pre_roll);
+                    self.rebase_if_jumped(transit, how.pre_roll);
                 }
                 if pkt.seq >= next.seq + self.ring.len() as u64 {
                     self.overflow(pkt);
                 }
-                self.store(pkt, speaking, pre_roll, payload);
+                self.store(pkt, how, payload);
                 Placed::Stored
             }
         }
@@ -1073,7 +1131,7 @@ impl JitterBuffer {
         };
     }
 
-    fn store(&mut self, pkt: Slot, speaking: bool, pre_roll: bool, payload: &[u8]) {
+    fn store(&mut self, pkt: Slot, how: StoreAs, payload: &[u8]) {
         let idx = (pkt.seq & self.mask) as usize;
         if let Some(old) = self.ring[idx].take() {
             self.stored -= 1;
@@ -1085,8 +1143,9 @@ impl JitterBuffer {
         self.ring[idx] = Some(Stored {
             seq: pkt.seq,
             ts: pkt.ts,
-            speaking,
-            pre_roll,
+            speaking: how.speaking,
+            pre_roll: how.pre_roll,
+            repeat: how.repeat,
             payload: buf,
         });
         self.stored += 1;
@@ -1453,7 +1512,12 @@ impl JitterBuffer {
         self.consec_conceal = 0;
         self.last_was_insert = false;
         self.last_played = Some(slot);
-        self.push_loss(false);
+        // Played from the sender's repeat, the original lost: a loss all the same for the
+        // report (the sender must go on repeating) and for the headroom the repeat needs.
+        if e.repeat {
+            self.stats.repaired += 1;
+        }
+        self.push_loss(e.repeat);
         Playout::Packet(e.payload)
     }
 
@@ -1954,6 +2018,115 @@ mod tests {
         assert_eq!(outs[at + 1], Out::P(31));
         let st = jb.stats();
         assert_eq!((st.lost, st.recovered, st.concealed), (1, 1, 0));
+    }
+
+    /// A talkspurt sent with every packet repeated one frame later, each copy lost at random
+    /// with probability `loss`: played, how many frames lost their original but not the
+    /// repeat, and the ids of the frames whose original was lost.
+    fn repeated_talkspurt(
+        jb: &mut JitterBuffer,
+        frames: usize,
+        loss: f64,
+    ) -> (Vec<Out>, u64, Vec<u64>) {
+        let mut s = Sender::new(F20, 65_000, 0);
+        let mut originals = Vec::new();
+        s.talk(
+            frames,
+            true,
+            Link::clean(),
+            &mut Rng::new(0),
+            &mut originals,
+        );
+        let f = frame_us_of(jb);
+        let mut rng = Rng::new(41);
+        // (arrival, repeat, packet): a repeat goes out right after the next frame's original.
+        let mut wire = Vec::new();
+        let mut repairable = 0;
+        let mut originals_lost = Vec::new();
+        for p in originals {
+            let original_lost = rng.unit() < loss;
+            let repeat_lost = rng.unit() < loss;
+            if original_lost {
+                originals_lost.push(p.id);
+            }
+            if !original_lost {
+                wire.push((p.at, false, p.clone()));
+            }
+            if !repeat_lost {
+                repairable += u64::from(original_lost);
+                wire.push((p.at + f, true, p));
+            }
+        }
+        wire.sort_by_key(|(at, repeat, _)| (*at, *repeat));
+        let mut k = 0;
+        let mut outs = Vec::new();
+        for j in 0..frames + 30 {
+            let now = 5_000 + j as u64 * f;
+            while k < wire.len() && wire[k].0 <= now {
+                let (at, repeat, p) = &wire[k];
+                let data = payload(p.id, p.len);
+                if *repeat {
+                    jb.insert_repeat(p.seq, p.ts, p.speaking, &data, *at);
+                } else {
+                    jb.insert(p.seq, p.ts, p.speaking, &data, *at);
+                }
+                k += 1;
+            }
+            let o = jb.next_frame(now);
+            outs.push(compact(jb, o));
+        }
+        (outs, repairable, originals_lost)
+    }
+
+    #[test]
+    fn repeats_stand_in_for_lost_originals_and_the_loss_is_still_reported() {
+        let mut jb = JitterBuffer::new(cfg(F20));
+        let (outs, repairable, originals_lost) = repeated_talkspurt(&mut jb, 1_500, 0.1);
+        let st = jb.stats();
+        // Each lost original whose repeat came was played from it, or (before the headroom
+        // came, in the first seconds) was too late for its slot: nothing else.
+        assert!(repairable > 100, "{repairable}");
+        assert_eq!(st.repaired + st.repeats_late, repairable, "{st:?}");
+        assert!(st.repaired >= repairable * 9 / 10, "{st:?}");
+        // Repeats of packets that arrived are dropped without being taken for duplicates or
+        // network lateness.
+        assert_eq!((st.duplicate, st.late), (0, 0), "{st:?}");
+        // Only frames both copies of which were lost go without a packet (about 1 %).
+        let played = played(&outs);
+        assert_increasing(&played);
+        assert!(
+            played.len() >= 1_500 - 40,
+            "{} of 1500 played",
+            played.len()
+        );
+        // The receiver reports what its originals lose over its window (the last 150 frames),
+        // not what is left after repair: the sender must go on repeating.
+        let recent = originals_lost.iter().filter(|&&id| id >= 1_350).count();
+        let expected = recent as f32 / 150.0;
+        assert!(
+            (jb.loss_fraction() - expected).abs() <= 1.5 / 150.0,
+            "{} reported, {expected} of the originals lost",
+            jb.loss_fraction()
+        );
+        // And keeps the frame of headroom the repeat, a frame behind, needs.
+        assert!(st.target_delay_us >= 20_000, "{st:?}");
+    }
+
+    #[test]
+    fn repeats_on_a_clean_link_change_nothing() {
+        let mut jb = JitterBuffer::new(cfg(F20));
+        let (outs, repairable, _) = repeated_talkspurt(&mut jb, 500, 0.0);
+        assert_eq!(repairable, 0);
+        assert_eq!(played(&outs), (0..500).collect::<Vec<_>>());
+        let st = jb.stats();
+        assert_eq!(
+            (st.received, st.repaired, st.duplicate, st.lost),
+            (500, 0, 0, 0)
+        );
+        // Late by design, repeats are no evidence of jitter: the target stays at a clean
+        // link's.
+        assert!(st.target_delay_us < 10_000, "{st:?}");
+        assert_eq!(jb.loss_fraction(), 0.0);
     }
 
     // ---- talkspurts ------------------------------------------------------------------------

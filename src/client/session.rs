@@ -363,7 +363,7 @@ impl Session {
                         self.shared.emit(Event::MembersChanged(open_id_list));
                     }
                     Some(Ok(ServerMessage::LossHint { loss_permille })) => {
-                        self.media.set_expected_loss(loss_permille);
+                        self.media.set_reported_loss(loss_permille);
                     }
                     Some(Ok(ServerMessage::MuteUpdated)) => {
                         if let Some(Some(done)) = self.pending_mutes.pop_front() {

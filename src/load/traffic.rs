@@ -35,6 +35,7 @@ impl Probe {
         let header = AudioHeader {
             speaking: true,
             backfill: false,
+            repeat: false,
             seq: self.frame as u16,
             timestamp: self.frame.wrapping_mul(960),
         };

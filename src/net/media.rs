@@ -5,7 +5,8 @@
 //! ```text
 //! 0      kind (1 = audio)
 //! 1      flags (bit 0: speaking, cleared on the last packet of a talkspurt; bit 1: backfill,
-//!        a frame sent one frame late as the pre-roll of a talkspurt)
+//!        a frame sent one frame late as the pre-roll of a talkspurt; bit 2: repeat, a second
+//!        copy of an earlier datagram, sent a frame after it while receivers report heavy loss)
 //! 2..4   sequence number, u16 big-endian, +1 per frame
 //! 4..8   timestamp, u32 big-endian, the sender's 48 kHz sample clock at the frame's start
 //! 8..    Opus payload
@@ -18,6 +19,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 pub const KIND_AUDIO: u8 = 1;
 pub const FLAG_SPEAKING: u8 = 1;
 pub const FLAG_BACKFILL: u8 = 2;
+pub const FLAG_REPEAT: u8 = 4;
 pub const UPLINK_HEADER: usize = 8;
 pub const DOWNLINK_HEADER: usize = 12;
 /// Far above what our bitrates produce (about 70-100 bytes at 20 ms), far below QUIC's limit.
@@ -30,6 +32,9 @@ pub struct AudioHeader {
     /// Sent one frame after its time (the pre-roll of a talkspurt): its arrival says nothing
     /// about the network's delay.
     pub backfill: bool,
+    /// A second copy of a frame already sent, a frame later: it stands in for the original
+    /// only if that was lost, and its arrival says nothing about the network's delay either.
+    pub repeat: bool,
     pub seq: u16,
     pub timestamp: u32,
 }
@@ -45,16 +50,27 @@ pub fn encode_uplink(header: AudioHeader, payload: &[u8], out: &mut Vec<u8>) {
     if header.backfill {
         flags |= FLAG_BACKFILL;
     }
+    if header.repeat {
+        flags |= FLAG_REPEAT;
+    }
     out.push(flags);
     out.extend_from_slice(&header.seq.to_be_bytes());
     out.extend_from_slice(&header.timestamp.to_be_bytes());
     out.extend_from_slice(payload);
 }
 
+/// Marks a sender's datagram (from [`encode_uplink`]) as the repeat of itself.
+pub fn mark_repeat(uplink: &mut [u8]) {
+    if let Some(flags) = uplink.get_mut(1) {
+        *flags |= FLAG_REPEAT;
+    }
+}
+
 fn header_at(datagram: &[u8], at: usize) -> AudioHeader {
     AudioHeader {
         speaking: datagram[1] & FLAG_SPEAKING != 0,
         backfill: datagram[1] & FLAG_BACKFILL != 0,
+        repeat: datagram[1] & FLAG_REPEAT != 0,
         seq: u16::from_be_bytes([datagram[at], datagram[at + 1]]),
         timestamp: u32::from_be_bytes([
             datagram[at + 2],
@@ -102,6 +118,7 @@ mod tests {
         let header = AudioHeader {
             speaking: true,
             backfill: true,
+            repeat: true,
             seq: 65535,
             timestamp: 0xdead_beef,
         };
@@ -114,10 +131,12 @@ mod tests {
         let quiet = AudioHeader {
             speaking: false,
             backfill: false,
+            repeat: false,
             ..header
         };
         encode_uplink(quiet, b"x", &mut up);
-        assert!(!relay(&up, 1).unwrap().0.speaking);
+        let (relayed, _) = relay(&up, 1).unwrap();
+        assert!(!relayed.speaking && !relayed.backfill && !relayed.repeat);
     }
 
     #[test]
@@ -127,6 +146,7 @@ mod tests {
             AudioHeader {
                 speaking: true,
                 backfill: false,
+                repeat: false,
                 seq: 1,
                 timestamp: 2,
             },
@@ -140,6 +160,7 @@ mod tests {
             AudioHeader {
                 speaking: true,
                 backfill: false,
+                repeat: false,
                 seq: 1,
                 timestamp: 2,
             },
@@ -152,6 +173,7 @@ mod tests {
             AudioHeader {
                 speaking: true,
                 backfill: false,
+                repeat: false,
                 seq: 1,
                 timestamp: 2,
             },

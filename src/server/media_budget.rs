@@ -39,9 +39,10 @@ impl MediaRateLimit {
 
 impl Default for MediaRateLimit {
     /// 512 kbps (64 KB/s) with a 32 KB burst. The fastest voice the SDK sends is 128 kbps of
-    /// Opus in 10 ms frames: 100 datagrams of 160 + 8 bytes a second, 16.8 KB/s. Four times
-    /// that leaves room for FEC and backfill, and still caps a hostile member at a few times
-    /// an honest one.
+    /// Opus in 10 ms frames: 100 datagrams of 160 + 8 bytes a second, 16.8 KB/s, and twice
+    /// that while it repeats every datagram for a lossy room. Four times it leaves room for
+    /// those repeats, FEC and backfill, and still caps a hostile member at a few times an
+    /// honest one.
     fn default() -> Self {
         Self::from_kbps(512)
     }

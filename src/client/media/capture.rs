@@ -4,19 +4,40 @@
 //! speaker lists follow who really talks. One frame of pre-roll is kept so the first syllable
 //! is not clipped by the VAD's onset confirmation, and the last frame of a talkspurt carries a
 //! cleared speaking flag so receivers end it cleanly instead of concealing a loss.
+//!
+//! While receivers report heavy loss ([`CapturePipeline::set_repeats`]), every datagram is sent
+//! a second time one frame later, flagged as a repeat (RED-style redundancy, RFC 2198's idea
+//! with the whole frame): a lost frame then comes back at full quality, not as Opus's coarser
+//! in-band FEC, and a frame is lost only when both copies are.
 
-use crate::audio::codec::{EncoderConfig, VoiceEncoder, MAX_PACKET_BYTES};
+use crate::audio::codec::{expected_loss_for, EncoderConfig, VoiceEncoder, MAX_PACKET_BYTES};
 use crate::audio::vad::{Vad, VadConfig};
 use crate::error::VoipError;
-use crate::net::media::{encode_uplink, AudioHeader};
+use crate::net::media::{encode_uplink, mark_repeat, AudioHeader};
 
 /// What the capture side did with one frame, for statistics and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CaptureStats {
     pub frames: u64,
+    /// Datagrams sent once each (repeats not counted).
     pub packets_sent: u64,
+    /// Every byte sent, repeats included: what the call costs on the wire.
     pub bytes_sent: u64,
+    /// Second copies sent while repeating.
+    pub repeats_sent: u64,
 }
+
+/// Receivers' loss (per mille, the room's worst report) from which every datagram is sent
+/// twice. Below it Opus's in-band FEC alone is the better use of the bits; from 5 % the repeat's
+/// full-quality frame, lost only with its copy (0.25 % of frames at 5 %, 1 % at 10 %), is worth
+/// the second copy's bandwidth (BENCHMARKS.md, issue 18).
+pub const REPEAT_FROM_PERMILLE: u16 = 50;
+/// Repeating stops when the reported loss falls below this: well apart from
+/// [`REPEAT_FROM_PERMILLE`], so a link near the threshold does not switch at every report.
+pub const REPEAT_UNTIL_PERMILLE: u16 = 20;
+
+/// At most this many datagrams are sent per frame: the frame, and at an onset its pre-roll.
+const DATAGRAMS_PER_FRAME: usize = 2;
 
 /// The voice activity detector looks at 10 ms at a time, whatever the frame length. It needs
 /// two consecutive loud steps to start speech (rejecting clicks); counted in 20 ms frames that
@@ -53,6 +74,14 @@ pub struct CapturePipeline {
     speaking: bool,
     packet: Vec<u8>,
     datagram: Vec<u8>,
+    /// Whether each datagram goes out again a frame later.
+    repeating: bool,
+    /// The datagrams of the current frame, to repeat with the next one, and those of the
+    /// previous frame, repeated with this one: `[0..n]` of each in use, buffers reused.
+    repeat_next: [Vec<u8>; DATAGRAMS_PER_FRAME],
+    repeat_next_len: usize,
+    repeat_due: [Vec<u8>; DATAGRAMS_PER_FRAME],
+    repeat_due_len: usize,
     stats: CaptureStats,
 }
 
@@ -78,6 +107,11 @@ impl CapturePipeline {
             speaking: false,
             packet: vec![0; MAX_PACKET_BYTES],
             datagram: Vec::with_capacity(MAX_PACKET_BYTES + 16),
+            repeating: false,
+            repeat_next: std::array::from_fn(|_| Vec::with_capacity(MAX_PACKET_BYTES + 16)),
+            repeat_next_len: 0,
+            repeat_due: std::array::from_fn(|_| Vec::with_capacity(MAX_PACKET_BYTES + 16)),
+            repeat_due_len: 0,
             stats: CaptureStats::default(),
         })
     }
@@ -99,6 +133,35 @@ impl CapturePipeline {
     /// The expected loss the encoder spends FEC for now (0: none in the packets).
     pub fn expected_loss(&self) -> u8 {
         self.encoder.expected_loss()
+    }
+
+    /// Protection for the loss receivers report (per mille, the room's worst): a second copy of
+    /// every datagram when it is heavy (see [`REPEAT_FROM_PERMILLE`]), else in-band FEC for
+    /// it. While repeating, the encoder spends nothing on FEC: a frame's FEC travels in the next
+    /// frame's packet, which goes out together with the frame's repeat and is lost with it, so
+    /// it would repair nothing the repeat does not, and its bits are better spent on the frames.
+    pub fn set_reported_loss(&mut self, permille: u16) {
+        let repeat = if self.repeating {
+            permille >= REPEAT_UNTIL_PERMILLE
+        } else {
+            permille >= REPEAT_FROM_PERMILLE
+        };
+        self.set_repeats(repeat);
+        self.set_expected_loss(if repeat {
+            0
+        } else {
+            expected_loss_for(permille)
+        });
+    }
+
+    /// Sends every datagram a second time, a frame later, from the next frame on (or stops).
+    pub fn set_repeats(&mut self, on: bool) {
+        self.repeating = on;
+    }
+
+    /// Whether datagrams are being repeated.
+    pub fn repeating(&self) -> bool {
+        self.repeating
     }
 
     /// Codec delay added on the sending side, in samples (for latency budgets).
@@ -135,6 +198,10 @@ impl CapturePipeline {
         send: &mut dyn FnMut(&[u8]),
     ) -> Result<(), VoipError> {
         self.stats.frames += 1;
+        // What the previous frame sent is repeated after this frame's own datagrams.
+        std::mem::swap(&mut self.repeat_due, &mut self.repeat_next);
+        self.repeat_due_len = self.repeat_next_len;
+        self.repeat_next_len = 0;
         let active = vad_decides(&mut self.vad, frame) && !muted;
         self.speaking = active;
         if active && !self.transmitting && self.has_previous {
@@ -182,6 +249,15 @@ impl CapturePipeline {
         }
         self.has_previous = !active;
         self.timestamp = self.timestamp.wrapping_add(self.frame_samples as u32);
+        // Muted since: nothing leaves the machine, second copies included.
+        if !muted {
+            for datagram in &self.repeat_due[..self.repeat_due_len] {
+                self.stats.repeats_sent += 1;
+                self.stats.bytes_sent += datagram.len() as u64;
+                send(datagram);
+            }
+        }
+        self.repeat_due_len = 0;
         Ok(())
     }
 
@@ -196,6 +272,7 @@ impl CapturePipeline {
         let header = AudioHeader {
             speaking: flags.speaking,
             backfill: flags.backfill,
+            repeat: false,
             seq: self.seq,
             timestamp,
         };
@@ -204,6 +281,13 @@ impl CapturePipeline {
         self.stats.packets_sent += 1;
         self.stats.bytes_sent += self.datagram.len() as u64;
         send(&self.datagram);
+        if self.repeating && self.repeat_next_len < DATAGRAMS_PER_FRAME {
+            let copy = &mut self.repeat_next[self.repeat_next_len];
+            copy.clear();
+            copy.extend_from_slice(&self.datagram);
+            mark_repeat(copy);
+            self.repeat_next_len += 1;
+        }
         Ok(())
     }
 }
@@ -211,7 +295,7 @@ impl CapturePipeline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::media::UPLINK_HEADER;
+    use crate::net::media::{FLAG_REPEAT, UPLINK_HEADER};
 
     const FRAME: usize = 960;
 
@@ -239,6 +323,7 @@ mod tests {
                 let header = AudioHeader {
                     speaking: d[1] & 1 != 0,
                     backfill: d[1] & 2 != 0,
+                    repeat: d[1] & FLAG_REPEAT != 0,
                     seq: u16::from_be_bytes([d[2], d[3]]),
                     timestamp: u32::from_be_bytes([d[4], d[5], d[6], d[7]]),
                 };
@@ -277,6 +362,105 @@ mod tests {
         assert!(tail.len() < 30, "hold is bounded: {} frames", tail.len());
         assert!(!p.speaking());
         assert!(run(&mut p, &vec![0.0; FRAME * 10], false).is_empty());
+    }
+
+    /// Datagrams of one push with their payloads.
+    fn run_bytes(pipeline: &mut CapturePipeline, samples: &[f32], muted: bool) -> Vec<Vec<u8>> {
+        let mut sent = Vec::new();
+        pipeline
+            .push(samples, muted, &mut |d: &[u8]| sent.push(d.to_vec()))
+            .unwrap();
+        sent
+    }
+
+    #[test]
+    fn repeating_sends_each_datagram_again_one_frame_later() {
+        let mut p = CapturePipeline::new(FRAME).unwrap();
+        run(&mut p, &vec![0.0; FRAME * 10], false);
+        p.set_repeats(true);
+        assert!(p.repeating());
+        let speech = voice(FRAME * 10, 0);
+        // Frame by frame: what each frame's push sends.
+        let steps: Vec<Vec<Vec<u8>>> = speech
+            .chunks(FRAME)
+            .map(|f| run_bytes(&mut p, f, false))
+            .collect();
+        // The onset sends the pre-roll and the frame; every later step its own frame, then
+        // the previous step's datagrams again, flagged, byte for byte otherwise.
+        let onset = steps.iter().position(|s| !s.is_empty()).unwrap();
+        assert_eq!(steps[onset].len(), 2, "pre-roll and frame");
+        assert!(steps[onset].iter().all(|d| d[1] & FLAG_REPEAT == 0));
+        for k in onset + 1..steps.len() {
+            let originals = &steps[k - 1][..steps[k - 1].len() - repeats(&steps[k - 1])];
+            let step = &steps[k];
+            assert_eq!(step[0][1] & FLAG_REPEAT, 0, "the new frame first");
+            let again = &step[1..];
+            assert_eq!(again.len(), originals.len(), "step {k}");
+            for (r, o) in again.iter().zip(originals) {
+                assert_eq!(r[1], o[1] | FLAG_REPEAT);
+                assert_eq!((&r[..1], &r[2..]), (&o[..1], &o[2..]));
+            }
+        }
+        let before = p.stats();
+        assert_eq!(before.repeats_sent, before.packets_sent - 1);
+        // The talkspurt's last datagram is repeated by the step after, which sends nothing else.
+        let mut tail = Vec::new();
+        for f in vec![0.0; FRAME * 40].chunks(FRAME) {
+            tail.push(run_bytes(&mut p, f, false));
+        }
+        let end = tail
+            .iter()
+            .rposition(|s| s.iter().any(|d| d[1] & FLAG_REPEAT == 0));
+        let end = end.unwrap();
+        assert_eq!(tail[end + 1].len(), 1);
+        assert_eq!(tail[end + 1][0][1] & FLAG_REPEAT, FLAG_REPEAT);
+        assert!(tail[end + 2..].iter().all(|s| s.is_empty()));
+        assert_eq!(p.stats().repeats_sent, p.stats().packets_sent);
+
+        // Off again: no more second copies (the last frame's goes, then none).
+        p.set_repeats(false);
+        let mut after = 0;
+        for f in voice(FRAME * 10, 0).chunks(FRAME) {
+            after += repeats(&run_bytes(&mut p, f, false));
+        }
+        assert_eq!(after, 0);
+    }
+
+    fn repeats(datagrams: &[Vec<u8>]) -> usize {
+        datagrams.iter().filter(|d| d[1] & FLAG_REPEAT != 0).count()
+    }
+
+    #[test]
+    fn heavy_reported_loss_turns_repeats_on_with_hysteresis_and_fec_off_while_they_run() {
+        let mut p = CapturePipeline::new(FRAME).unwrap();
+        p.set_reported_loss(30);
+        assert!(!p.repeating());
+        assert_eq!(p.expected_loss(), expected_loss_for(30));
+        assert!(p.expected_loss() > 0, "FEC below the repeat threshold");
+        p.set_reported_loss(REPEAT_FROM_PERMILLE);
+        assert!(p.repeating());
+        assert_eq!(p.expected_loss(), 0);
+        // A receiver told the truth about its originals reports the same loss while repeats
+        // repair it; somewhat less keeps them on, a clean link turns them off.
+        p.set_reported_loss(REPEAT_UNTIL_PERMILLE);
+        assert!(p.repeating());
+        p.set_reported_loss(REPEAT_UNTIL_PERMILLE - 1);
+        assert!(!p.repeating());
+        assert_eq!(
+            p.expected_loss(),
+            expected_loss_for(REPEAT_UNTIL_PERMILLE - 1)
+        );
+    }
+
+    #[test]
+    fn a_repeat_due_while_muted_is_not_sent() {
+        let mut p = CapturePipeline::new(FRAME).unwrap();
+        run(&mut p, &vec![0.0; FRAME * 10], false);
+        p.set_repeats(true);
+        let speech = voice(FRAME * 10, 0);
+        let (first, second) = speech.split_at(FRAME * 5);
+        assert!(!run_bytes(&mut p, first, false).is_empty());
+        assert!(run_bytes(&mut p, &second[..FRAME], true).is_empty());
     }
 
     #[test]

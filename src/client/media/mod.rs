@@ -328,6 +328,7 @@ impl Media {
                 let stats = pipeline.stats();
                 capture.sent_before.packets_sent += stats.packets_sent;
                 capture.sent_before.bytes_sent += stats.bytes_sent;
+                capture.sent_before.repeats_sent += stats.repeats_sent;
                 capture.sent_before.frames += stats.frames;
             }
             capture.processor = None;
@@ -543,22 +544,24 @@ impl Media {
     pub fn protect_unmeasured_link(&self) {
         if let Some(pipeline) = lock(&self.capture).pipeline.as_mut() {
             let assumed = expected_loss_for(UNMEASURED_LINK_LOSS_PERMILLE);
-            if pipeline.expected_loss() < assumed {
+            // Repeats already protect the link better than FEC would.
+            if !pipeline.repeating() && pipeline.expected_loss() < assumed {
                 pipeline.set_expected_loss(assumed);
             }
         }
     }
 
-    /// The room's worst reception loss: sets how much FEC the encoder spends.
-    pub fn set_expected_loss(&self, permille: u16) {
+    /// The room's worst reception loss: sets how much FEC the encoder spends, and whether
+    /// each datagram is sent twice (see [`CapturePipeline::set_reported_loss`]).
+    pub fn set_reported_loss(&self, permille: u16) {
         if let Some(pipeline) = lock(&self.capture).pipeline.as_mut() {
-            pipeline.set_expected_loss(expected_loss_for(permille));
+            pipeline.set_reported_loss(permille);
         }
     }
 
     /// Per-call statistics as a JSON object (see the README for the fields).
     pub fn stats_json(&self) -> String {
-        let (sent, lookahead, processing, expected_loss) = {
+        let (sent, lookahead, processing, expected_loss, repeating) = {
             let capture = lock(&self.capture);
             let echo = capture.processor.as_ref().and_then(|p| p.echo_metrics());
             let settings = capture.processing;
@@ -580,20 +583,22 @@ impl Media {
                 .as_ref()
                 .map(|p| p.lookahead_samples())
                 .unwrap_or(0);
-            let expected_loss = capture
+            let (expected_loss, repeating) = capture
                 .pipeline
                 .as_ref()
-                .map(|p| p.expected_loss())
-                .unwrap_or(0);
+                .map(|p| (p.expected_loss(), p.repeating()))
+                .unwrap_or((0, false));
             (
                 CaptureStats {
                     frames: capture.sent_before.frames + current.frames,
                     packets_sent: capture.sent_before.packets_sent + current.packets_sent,
                     bytes_sent: capture.sent_before.bytes_sent + current.bytes_sent,
+                    repeats_sent: capture.sent_before.repeats_sent + current.repeats_sent,
                 },
                 lookahead,
                 processing,
                 expected_loss,
+                repeating,
             )
         };
         let (members, enhancement): (Vec<MemberStats>, _) = {
@@ -611,6 +616,8 @@ impl Media {
                     "packetsLost": j.lost,
                     "packetsRecovered": j.recovered,
                     "packetsLate": j.late,
+                    "packetsRepaired": j.repaired,
+                    "repeatsLate": j.repeats_late,
                     "packetsConcealed": j.concealed,
                     "framesDroppedForDrift": j.dropped_for_drift,
                     "jitterBufferDelayMs": ms(j.delay_us),
@@ -629,6 +636,8 @@ impl Media {
                 "packets": sent.packets_sent,
                 "bytes": sent.bytes_sent,
                 "expectedLossPct": expected_loss,
+                "repeating": repeating,
+                "repeats": sent.repeats_sent,
             },
             "speaking": self.local_speaking.load(Ordering::SeqCst),
             "voiceEnhancement": enhancement.as_str(),

@@ -100,10 +100,19 @@ impl MemberStream {
         let Some(decoding) = self.decoding.as_mut() else {
             return;
         };
-        if header.speaking {
+        if header.speaking && !header.repeat {
             self.last_speech_us = Some(now_us);
         }
-        if header.backfill {
+        if header.repeat {
+            // A second copy, a frame later (of a pre-roll too): stands in for a lost original.
+            decoding.jitter.insert_repeat(
+                header.seq,
+                header.timestamp,
+                header.speaking,
+                payload,
+                now_us,
+            );
+        } else if header.backfill {
             // The sender's pre-roll, a frame after its time: played only as far as it fits.
             decoding
                 .jitter
@@ -219,6 +228,8 @@ fn add_stats(earlier: JitterStats, now: JitterStats) -> JitterStats {
         recovered: earlier.recovered + now.recovered,
         late: earlier.late + now.late,
         duplicate: earlier.duplicate + now.duplicate,
+        repaired: earlier.repaired + now.repaired,
+        repeats_late: earlier.repeats_late + now.repeats_late,
         concealed: earlier.concealed + now.concealed,
         dropped_for_drift: earlier.dropped_for_drift + now.dropped_for_drift,
         ..now
@@ -397,6 +408,7 @@ mod tests {
                 let header = AudioHeader {
                     speaking: true,
                     backfill: false,
+                    repeat: false,
                     seq: frame as u16,
                     timestamp: (frame * FRAME) as u32,
                 };
