@@ -21,6 +21,9 @@
 //!   run's (QUIC packets cannot be matched to frames from outside), so the pairing is by
 //!   utterance and seed, and several seeds average the patterns out.
 //! - `plain10_L..`: the same told 10 % whatever the loss (FEC always in the packets).
+//! - `plain2x_L..`: plain libopus at twice the bitrate (56 kbps), told the true loss: what the
+//!   live call's bandwidth buys a plain codec where the live sender repeats every datagram
+//!   (receivers reporting 5 % loss or more), so the comparison is at the same total bitrate.
 //! - `liveraw_L..` (a diagnostic, off with `--no-diagnostics`): the live call with the
 //!   speaker's microphone processing off (`AudioProcessing::OFF`: no echo canceller, noise
 //!   suppressor or gain control), which plain libopus does not have either: how much of the
@@ -108,7 +111,7 @@ fn main() {
 
     let relay = Relay::start();
     let mut manifest = Vec::new();
-    println!("\n| loss | seed | live: sent, received, lost, FEC-recovered, concealed, late; UDP down dropped/total, up dropped/total | plain: frames, dropped |");
+    println!("\n| loss | seed | live: sent, received, lost (+ repaired from repeats), FEC-recovered, concealed, late; UDP down dropped/total, up dropped/total | plain: frames, dropped |");
     println!("|---|---|---|---|");
     for &loss in &losses {
         for seed in 1..=seeds {
@@ -125,10 +128,12 @@ fn main() {
                 if method == "live" {
                     let jitter = &details["listener"];
                     live_summary = format!(
-                        "{}, {}, {}, {}, {}, {}; {}/{}, {}/{}",
+                        "{} (+{} repeats), {}, {} (+{} repaired), {}, {}, {}; {}/{}, {}/{}",
                         details["speakerSent"]["packets"],
+                        details["speakerSent"]["repeats"],
                         jitter["packetsReceived"],
                         jitter["packetsLost"],
+                        jitter["packetsRepaired"],
                         jitter["packetsRecovered"],
                         jitter["packetsConcealed"],
                         jitter["packetsLate"],
@@ -146,18 +151,27 @@ fn main() {
                 seed,
             };
             let mut frames = (0, 0);
-            for (method, expected_loss_pct) in [("plain", loss.round() as u8), ("plain10", 10)] {
+            let true_loss = loss.round() as u8;
+            let single = EncoderConfig::default().bitrate_bps;
+            for (method, expected_loss_pct, bitrate_bps) in [
+                ("plain", true_loss, single),
+                ("plain10", 10, single),
+                ("plain2x", true_loss, 2 * single),
+            ] {
                 let config = EncoderConfig {
                     frame_samples,
                     expected_loss_pct,
+                    bitrate_bps,
                     ..EncoderConfig::default()
                 };
                 let b = baseline(&speech, config, pattern, PLAIN_DECODER);
                 let name = format!("{method}_L{loss}_s{seed}.wav");
                 write_wav(&out.join(&name), RATE, 1, &b.audio);
                 manifest.push(json!({"file": name, "method": method, "lossPct": loss, "seed": seed,
-                    "details": {"packetsSent": b.packets_sent, "packetsDropped": b.packets_lost, "recovered": b.stats.recovered}}));
-                frames = (b.packets_sent, b.packets_lost);
+                    "details": {"packetsSent": b.packets_sent, "packetsDropped": b.packets_lost, "recovered": b.stats.recovered, "bitrateBps": bitrate_bps}}));
+                if method == "plain" {
+                    frames = (b.packets_sent, b.packets_lost);
+                }
             }
             println!(
                 "| {loss} % | {seed} | {live_summary} | {}, {} |",
