@@ -248,7 +248,8 @@ struct Stored {
     seq: u64,
     ts: u64,
     speaking: bool,
-    /// The sender's pre-roll: sent a frame after its time, at the start of a talkspurt.
+    /// Sent a frame after its time: the sender's pre-roll at the start of a talkspurt, or a
+    /// repeat standing in for a lost original (a talkspurt may start on either).
     pre_roll: bool,
     /// Arrived only as the sender's repeat: its original was lost.
     repeat: bool,
