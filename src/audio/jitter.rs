@@ -34,7 +34,9 @@
 //!   call's audio until 10 s have been played), one frame of headroom is added
 //!   so that the next packet, which carries the Opus in-band FEC for a lost one, is usually already
 //!   here: one frame of latency buys FEC instead of PLC. Bursts do not count (FEC cannot repair
-//!   them), and the headroom goes again when such losses fall below 0.5 %.
+//!   them), and the headroom goes again when such losses fall below 0.5 %. While the sender
+//!   repeats every packet (heavy loss reported), the headroom is instead what its repeats need
+//!   to arrive (a high quantile of their delay): half a frame when they trail by half a frame.
 //! * **Control band.** Playout starts when the first packet of a talkspurt has been held for the
 //!   target; as calls happen on a frame grid, the delay then sits in `[target, target + frame)`.
 //!   While playing, if the smoothed delay persistently exceeds `target + 1 frame + 1 ms`, one frame is
@@ -131,6 +133,10 @@ const LOSS_WINDOW_MAX: usize = 1_024;
 const FEC_HEADROOM_ON: f64 = 0.02;
 /// ...and below which it is removed again (hysteresis: no flapping of the target).
 const FEC_HEADROOM_OFF: f64 = 0.005;
+/// The sender counts as repeating while a repeat came among this many arrivals (a second of
+/// a talkspurt at 20 ms frames): counted in packets, not time, so a pause between talkspurts
+/// does not forget it and start the next one waiting a whole frame for FEC.
+const REPEATS_SEEN_WITHIN_ARRIVALS: u32 = 50;
 /// This many late packets in a row, spread over at least [`RESYNC_LATE_SPAN_US`], mean the
 /// sender restarted with a new sequence/timestamp origin: forget the stream and start afresh. A
 /// flood of late packets after a network stall arrives at once and does not qualify.
@@ -248,8 +254,8 @@ struct Stored {
     seq: u64,
     ts: u64,
     speaking: bool,
-    /// Sent a frame after its time: the sender's pre-roll at the start of a talkspurt, or a
-    /// repeat standing in for a lost original (a talkspurt may start on either).
+    /// Sent after its time: the sender's pre-roll at the start of a talkspurt (a frame), or a
+    /// repeat standing in for a lost original (up to a frame; a talkspurt may start on either).
     pre_roll: bool,
     /// Arrived only as the sender's repeat: its original was lost.
     repeat: bool,
@@ -444,7 +450,7 @@ enum Placed {
 }
 
 /// How an arriving packet came: the sender sends each frame once, the pre-roll a frame late,
-/// and while receivers report heavy loss each frame again a frame later.
+/// and while receivers report heavy loss each frame again up to a frame later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Arrival {
     Original,
@@ -456,7 +462,7 @@ enum Arrival {
 #[derive(Debug, Clone, Copy)]
 struct StoreAs {
     speaking: bool,
-    /// Sent a frame after its time (the pre-roll, or a repeat): see [`Stored::pre_roll`].
+    /// Sent after its time (the pre-roll, or a repeat): see [`Stored::pre_roll`].
     pre_roll: bool,
     repeat: bool,
 }
@@ -526,6 +532,11 @@ pub struct JitterBuffer {
     /// is a cheap, decode-free hint of low energy.
     avg_len: f64,
     fec_headroom: bool,
+    /// Relative delays of the sender's repeats (redundant ones included): while it repeats,
+    /// the headroom a loss needs is what it takes the repeat to come, not a frame for FEC.
+    repeat_hist: DelayHistogram,
+    /// Original arrivals since the last repeat (saturating).
+    arrivals_since_repeat: u32,
     losses: LossWindow,
     /// Starts of loss runs over the same window, for the FEC headroom.
     loss_events: LossWindow,
@@ -596,6 +607,8 @@ impl JitterBuffer {
             prev_transit: None,
             avg_len: 0.0,
             fec_headroom: false,
+            repeat_hist: DelayHistogram::new(max_delay_us, frame_us),
+            arrivals_since_repeat: u32::MAX,
             losses: LossWindow::new(frames_in(LOSS_WINDOW_US) as usize),
             loss_events: LossWindow::new(frames_in(LOSS_EVENT_WINDOW_US) as usize),
             loss_event_min: frames_in(LOSS_EVENT_MIN_US) as usize,
@@ -625,12 +638,14 @@ impl JitterBuffer {
         self.insert_packet(seq, timestamp, speaking, Arrival::Original, payload, now_us);
     }
 
-    /// Hands over the sender's repeat of a packet: a second copy sent a frame after the first
-    /// while receivers report heavy loss. It fills the slot only if the original was lost (a
-    /// repeat of a packet already here is dropped uncounted), and like the pre-roll it is late
-    /// by design, so its arrival is no evidence of network jitter. A slot played from a repeat
-    /// still counts in [`loss_fraction`](Self::loss_fraction) and in the decision to keep a
-    /// frame of headroom, which is what lets the repeat, a frame behind, arrive in time.
+    /// Hands over the sender's repeat of a packet: a second copy sent up to a frame after the
+    /// first (half a frame when its audio comes in 10 ms pieces) while receivers report heavy
+    /// loss. It fills the slot only if the original was lost (a repeat of a packet already here
+    /// is dropped uncounted), and like the pre-roll it is late by design, so its arrival is no
+    /// evidence of network jitter. A slot played from a repeat still counts in
+    /// [`loss_fraction`](Self::loss_fraction) and in the decision to keep loss headroom; while
+    /// repeats come, that headroom is the repeats' own delay (a high quantile of it, every
+    /// repeat counted), so it is half a frame when they are half a frame behind.
     pub fn insert_repeat(
         &mut self,
         seq: u16,
@@ -662,7 +677,7 @@ impl JitterBuffer {
         now_us: u64,
     ) {
         let repeat = arrival == Arrival::Repeat;
-        // Both are sent a frame after their time: placed and started alike (a talkspurt whose
+        // Both are sent after their time: placed and started alike (a talkspurt whose
         // first original was lost starts on its repeat as it would on a late pre-roll).
         let pre_roll = arrival != Arrival::Original;
         let now = clamp_time(now_us);
@@ -674,6 +689,13 @@ impl JitterBuffer {
         }
         let seq = self.unwrap_seq(seq);
         let ts = self.unwrap_ts(timestamp);
+        if repeat {
+            // Before the duplicate check: on a clean link every repeat is redundant, and the
+            // lag is learned from them before the first loss needs it.
+            self.note_repeat_delay(now - self.ts_us(ts));
+        } else if arrival == Arrival::Original {
+            self.arrivals_since_repeat = self.arrivals_since_repeat.saturating_add(1);
+        }
         if self.check_seen(seq, ts) {
             if !repeat {
                 self.stats.duplicate += 1;
@@ -895,14 +917,28 @@ impl JitterBuffer {
             .map(|b| self.ts_us(ts) + b + self.target_us())
     }
 
+    fn note_repeat_delay(&mut self, transit: i64) {
+        self.arrivals_since_repeat = 0;
+        if let Some(b) = self.base.get() {
+            let d = (transit - b).max(0) as u64;
+            if d <= self.cfg.max_delay_us {
+                self.repeat_hist.add(d);
+            }
+        }
+    }
+
     fn update_target(&mut self) {
-        let headroom = if self.fec_headroom {
-            self.frame_us as f64
+        let network = self.hist.quantile(TARGET_QUANTILE) as f64;
+        // Headroom for losses: until the repeat of a lost packet comes (the sender repeats
+        // half a frame behind when it can), else until the next packet with its FEC.
+        let wanted = if !self.fec_headroom {
+            network
+        } else if self.arrivals_since_repeat < REPEATS_SEEN_WITHIN_ARRIVALS {
+            network.max(self.repeat_hist.quantile(TARGET_QUANTILE) as f64)
         } else {
-            0.0
+            network + self.frame_us as f64
         };
-        let raw = (self.hist.quantile(TARGET_QUANTILE) as f64 + headroom)
-            .clamp(self.cfg.min_delay_us as f64, self.cfg.max_delay_us as f64);
+        let raw = wanted.clamp(self.cfg.min_delay_us as f64, self.cfg.max_delay_us as f64);
         if raw > self.target {
             self.target = raw;
         } else {
@@ -2021,13 +2057,14 @@ mod tests {
         assert_eq!((st.lost, st.recovered, st.concealed), (1, 1, 0));
     }
 
-    /// A talkspurt sent with every packet repeated one frame later, each copy lost at random
-    /// with probability `loss`: played, how many frames lost their original but not the
-    /// repeat, and the ids of the frames whose original was lost.
+    /// A talkspurt sent with every packet repeated `lag_us` later (`None`: not repeated), each
+    /// copy lost at random with probability `loss`: played, how many frames lost their
+    /// original but not the repeat, and the ids of the frames whose original was lost.
     fn repeated_talkspurt(
         jb: &mut JitterBuffer,
         frames: usize,
         loss: f64,
+        lag_us: Option<u64>,
     ) -> (Vec<Out>, u64, Vec<u64>) {
         let mut s = Sender::new(F20, 65_000, 0);
         let mut originals = Vec::new();
@@ -2040,7 +2077,8 @@ mod tests {
         );
         let f = frame_us_of(jb);
         let mut rng = Rng::new(41);
-        // (arrival, repeat, packet): a repeat goes out right after the next frame's original.
+        // (arrival, repeat, packet): a repeat one frame behind goes out right after the next
+        // frame's original.
         let mut wire = Vec::new();
         let mut repairable = 0;
         let mut originals_lost = Vec::new();
@@ -2053,9 +2091,9 @@ mod tests {
             if !original_lost {
                 wire.push((p.at, false, p.clone()));
             }
-            if !repeat_lost {
+            if let (false, Some(lag)) = (repeat_lost, lag_us) {
                 repairable += u64::from(original_lost);
-                wire.push((p.at + f, true, p));
+                wire.push((p.at + lag, true, p));
             }
         }
         wire.sort_by_key(|(at, repeat, _)| (*at, *repeat));
@@ -2082,7 +2120,8 @@ mod tests {
     #[test]
     fn repeats_stand_in_for_lost_originals_and_the_loss_is_still_reported() {
         let mut jb = JitterBuffer::new(cfg(F20));
-        let (outs, repairable, originals_lost) = repeated_talkspurt(&mut jb, 1_500, 0.1);
+        let (outs, repairable, originals_lost) =
+            repeated_talkspurt(&mut jb, 1_500, 0.1, Some(20_000));
         let st = jb.stats();
         // Each lost original whose repeat came was played from it, or (before the headroom
         // came, in the first seconds) was too late for its slot: nothing else.
@@ -2114,9 +2153,33 @@ mod tests {
     }
 
     #[test]
+    fn repeats_half_a_frame_behind_need_only_half_a_frame_of_headroom() {
+        let mut jb = JitterBuffer::new(cfg(F20));
+        let (outs, repairable, _) = repeated_talkspurt(&mut jb, 1_500, 0.1, Some(10_000));
+        let st = jb.stats();
+        assert!(repairable > 100, "{repairable}");
+        assert!(st.repaired >= repairable * 9 / 10, "{st:?}");
+        assert_increasing(&played(&outs));
+        // The headroom covers the repeats' 10 ms, not the frame FEC would need.
+        assert!((10_000..16_000).contains(&st.target_delay_us), "{st:?}");
+    }
+
+    #[test]
+    fn without_repeats_the_loss_headroom_is_a_frame_for_fec() {
+        // The same loss with no repeats at all: the next packet's FEC is what repairs, and
+        // the headroom is the frame it takes to come.
+        let mut jb = JitterBuffer::new(cfg(F20));
+        let (_, repairable, originals_lost) = repeated_talkspurt(&mut jb, 1_500, 0.1, None);
+        assert_eq!(repairable, 0);
+        assert!(originals_lost.len() > 100);
+        let st = jb.stats();
+        assert!(st.target_delay_us >= 20_000, "{st:?}");
+    }
+
+    #[test]
     fn repeats_on_a_clean_link_change_nothing() {
         let mut jb = JitterBuffer::new(cfg(F20));
-        let (outs, repairable, _) = repeated_talkspurt(&mut jb, 500, 0.0);
+        let (outs, repairable, _) = repeated_talkspurt(&mut jb, 500, 0.0, Some(10_000));
         assert_eq!(repairable, 0);
         assert_eq!(played(&outs), (0..500).collect::<Vec<_>>());
         let st = jb.stats();
