@@ -6,7 +6,8 @@
 //! 0      kind (1 = audio)
 //! 1      flags (bit 0: speaking, cleared on the last packet of a talkspurt; bit 1: backfill,
 //!        a frame sent one frame late as the pre-roll of a talkspurt; bit 2: repeat, a second
-//!        copy of an earlier datagram, sent a frame after it while receivers report heavy loss)
+//!        copy of an earlier datagram, sent up to a frame after it, usually half, while
+//!        receivers report heavy loss)
 //! 2..4   sequence number, u16 big-endian, +1 per frame
 //! 4..8   timestamp, u32 big-endian, the sender's 48 kHz sample clock at the frame's start
 //! 8..    Opus payload
@@ -32,7 +33,7 @@ pub struct AudioHeader {
     /// Sent one frame after its time (the pre-roll of a talkspurt): its arrival says nothing
     /// about the network's delay.
     pub backfill: bool,
-    /// A second copy of a frame already sent, a frame later: it stands in for the original
+    /// A second copy of a frame already sent, up to a frame later: it stands in for the original
     /// only if that was lost, and its arrival says nothing about the network's delay either.
     pub repeat: bool,
     pub seq: u16,

@@ -104,7 +104,8 @@ impl MemberStream {
             self.last_speech_us = Some(now_us);
         }
         if header.repeat {
-            // A second copy, a frame later (of a pre-roll too): stands in for a lost original.
+            // A second copy, up to a frame later (of a pre-roll too): stands in for a lost
+            // original.
             decoding.jitter.insert_repeat(
                 header.seq,
                 header.timestamp,
