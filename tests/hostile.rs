@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::signal::{rms, speech_like};
-use common::talk::{assert_voice_heard, member_stat, talk_and_listen, Listen, RATE};
+use common::talk::{
+    assert_voice_heard, member_stat, real_time_turn, talk_and_listen_in_turn, Listen, RATE,
+};
 use common::*;
 use voipchat::net::media;
 use voipchat::net::wire::{self, ServerMessage};
@@ -206,6 +208,8 @@ fn assert_alice_unharmed(bob: &Client, speech: &[f32], heard: &[f32], what: &str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_control_messages_is_cut_off_and_the_room_keeps_talking() {
+    // The flood runs inside the turn too: it must meet this call alone.
+    let turn = real_time_turn().await;
     let server = server().await;
     let (alice, bob, mut alice_events) = talking_pair(&server, "calm").await;
     let (_endpoint, mallory, mut send) = admitted_raw(&server, "mallory", "calm").await;
@@ -229,7 +233,8 @@ async fn a_flood_of_control_messages_is_cut_off_and_the_room_keeps_talking() {
     });
     let speech = speech_like(4.0, 140.0, RATE);
     let alice_alone = Listen::Alone("alice");
-    let heard = talk_and_listen(&alice, &bob, alice_alone, speech.clone(), 0.0, || {}).await;
+    let heard =
+        talk_and_listen_in_turn(&turn, &alice, &bob, alice_alone, speech.clone(), 0.0, || {}).await;
     let cut_off = closed_by_server(&mallory).await;
     let sent = flood.await.unwrap();
     println!("control flood: {sent} updates written before the relay closed it ({cut_off})");
@@ -241,6 +246,8 @@ async fn a_flood_of_control_messages_is_cut_off_and_the_room_keeps_talking() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_times_the_media_rate_and_oversized_datagrams_harm_no_one_else() {
+    // The flood runs inside the turn too: it must meet this call alone.
+    let turn = real_time_turn().await;
     let server = server().await;
     let (alice, bob, mut alice_events) = talking_pair(&server, "calm").await;
     let (_endpoint, mallory, _send) = admitted_raw(&server, "mallory", "calm").await;
@@ -283,12 +290,14 @@ async fn ten_times_the_media_rate_and_oversized_datagrams_harm_no_one_else() {
     });
     let speech = speech_like(4.0, 140.0, RATE);
     let alice_alone = Listen::Alone("alice");
-    let heard = talk_and_listen(&alice, &bob, alice_alone, speech.clone(), 0.0, || {}).await;
+    let heard =
+        talk_and_listen_in_turn(&turn, &alice, &bob, alice_alone, speech.clone(), 0.0, || {}).await;
     // Mallory alone, as a game playing each voice in 3D hears the flood: loud, but never past
     // full scale (before the clamp in playback.rs it measured RMS 5).
     let silence = vec![0.0; RATE as usize];
     let mallory_alone = Listen::Alone("mallory");
-    let flood_heard = talk_and_listen(&alice, &bob, mallory_alone, silence, 0.0, || {}).await;
+    let flood_heard =
+        talk_and_listen_in_turn(&turn, &alice, &bob, mallory_alone, silence, 0.0, || {}).await;
     let (sent, sent_bytes, flood_time) = flood.await.unwrap();
     let relayed = member_stat(&bob, "mallory", "packetsReceived");
     let loudest = flood_heard.iter().fold(0.0f32, |m, s| m.max(s.abs()));

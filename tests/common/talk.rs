@@ -16,6 +16,17 @@ pub const CHUNK: usize = 480;
 /// between several calls would test the scheduler, not the SDK.
 pub static REAL_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// A turn at real time, held while it lasts.
+pub type Turn = tokio::sync::MutexGuard<'static, ()>;
+
+/// Waits for this binary's other real-time tests to finish. A test whose attack or fault runs
+/// beside the talk takes the turn before it starts the attack, so that the attack, too, runs
+/// alone: a flood started outside the turn would load the machine under another test's call
+/// (a control flood beside a media flood once cost a call 2 late and 2 lost packets in CI).
+pub async fn real_time_turn() -> Turn {
+    REAL_TIME.lock().await
+}
+
 /// What the listener records: the call's mix, or one member alone (as a game pulls a voice
 /// for 3D audio), which leaves the other members' sound out of the judgement.
 #[derive(Debug, Clone, Copy)]
@@ -46,7 +57,20 @@ pub async fn talk_and_listen(
     at_s: f32,
     at: impl FnOnce() + Send + 'static,
 ) -> Vec<f32> {
-    let _turn = REAL_TIME.lock().await;
+    let turn = real_time_turn().await;
+    talk_and_listen_in_turn(&turn, speaker, listener, listen, speech, at_s, at).await
+}
+
+/// [`talk_and_listen`] within a turn the caller already holds.
+pub async fn talk_and_listen_in_turn(
+    _turn: &Turn,
+    speaker: &Arc<Client>,
+    listener: &Arc<Client>,
+    listen: Listen,
+    speech: Vec<f32>,
+    at_s: f32,
+    at: impl FnOnce() + Send + 'static,
+) -> Vec<f32> {
     let (speaker, listener) = (speaker.clone(), listener.clone());
     tokio::task::spawn_blocking(move || {
         let steps = speech.len() / CHUNK;
