@@ -167,43 +167,58 @@ impl Relay {
         frame_ms: u32,
         via: Option<SocketAddr>,
     ) -> Client {
-        let _guard = self.rt.enter();
-        let server = via.unwrap_or_else(|| self.addr()).to_string();
-        let mut config = ClientConfig::new(server).pinned(self.server.cert_sha256());
-        config.audio.frame_ms = frame_ms;
-        let client = Client::new(config, |_event| {}).expect("client");
-        let nonce = format!(
-            "bench-{}-{}",
-            std::process::id(),
-            NONCE.fetch_add(1, Ordering::Relaxed)
-        );
-        let ts = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
-        let params = JoinParams {
-            app_id: APP_ID.into(),
-            open_id: open_id.into(),
-            group_id: room.into(),
-            nonce_str: nonce.clone(),
-            time_stamp: ts,
-            signature: auth::sign(
-                &auth::session_key(APP_SECRET, open_id),
-                APP_ID,
-                room,
-                &nonce,
-                ts,
-            ),
-            room_type,
-            mute_config: Default::default(),
-        };
-        self.rt.block_on(client.join(params)).expect("join");
-        client
+        let server = via.unwrap_or_else(|| self.addr());
+        let pin = self.server.cert_sha256().to_string();
+        join_at(&self.rt, server, &pin, open_id, room, room_type, frame_ms)
     }
 
     pub fn exit(&self, client: &Client) {
         let _ = self.rt.block_on(client.exit());
     }
+}
+
+/// A client in External audio mode with `frame_ms` frames, joined through `rt` to room `room` of
+/// the relay at `server` whose certificate is `pin`, signed as a game backend signs it.
+pub fn join_at(
+    rt: &tokio::runtime::Runtime,
+    server: SocketAddr,
+    pin: &str,
+    open_id: &str,
+    room: &str,
+    room_type: RoomType,
+    frame_ms: u32,
+) -> Client {
+    let _guard = rt.enter();
+    let mut config = ClientConfig::new(server.to_string()).pinned(pin);
+    config.audio.frame_ms = frame_ms;
+    let client = Client::new(config, |_event| {}).expect("client");
+    let nonce = format!(
+        "bench-{}-{}",
+        std::process::id(),
+        NONCE.fetch_add(1, Ordering::Relaxed)
+    );
+    let ts = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let params = JoinParams {
+        app_id: APP_ID.into(),
+        open_id: open_id.into(),
+        group_id: room.into(),
+        nonce_str: nonce.clone(),
+        time_stamp: ts,
+        signature: auth::sign(
+            &auth::session_key(APP_SECRET, open_id),
+            APP_ID,
+            room,
+            &nonce,
+            ts,
+        ),
+        room_type,
+        mute_config: Default::default(),
+    };
+    rt.block_on(client.join(params)).expect("join");
+    client
 }
 
 pub fn stats(client: &Client) -> serde_json::Value {
@@ -245,10 +260,24 @@ pub fn real_time(steps: usize, step: impl FnMut(usize)) -> usize {
 pub fn real_time_phased(
     steps: usize,
     phase: Duration,
+    first: impl FnMut(usize),
+    second: impl FnMut(usize),
+) -> usize {
+    real_time_phased_from(Instant::now(), steps, phase, first, second)
+}
+
+/// [`real_time`] on a clock started at `start`: audio threads that share one start.
+pub fn real_time_from(start: Instant, steps: usize, step: impl FnMut(usize)) -> usize {
+    real_time_phased_from(start, steps, Duration::ZERO, step, |_| {})
+}
+
+fn real_time_phased_from(
+    start: Instant,
+    steps: usize,
+    phase: Duration,
     mut first: impl FnMut(usize),
     mut second: impl FnMut(usize),
 ) -> usize {
-    let start = Instant::now();
     let mut late = 0;
     let mut wait_until = |due: Instant| {
         let now = Instant::now();

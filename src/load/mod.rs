@@ -13,7 +13,7 @@
 //! load tool itself uses is reported next to it, since on a small machine the two compete.
 
 mod cluster;
-mod proc;
+pub mod proc;
 mod quic;
 mod report;
 pub mod traffic;
@@ -377,8 +377,9 @@ fn sibling_binary(name: &str) -> Result<PathBuf, String> {
 }
 
 /// Starts `voipchat-server` on a free loopback port (with `extra` flags, e.g. a cluster's) and
-/// reads the address and pin it prints.
-fn spawn_server(
+/// reads the address and pin it prints. Also for benches that measure the relay as its own
+/// process (`benches/soak.rs`).
+pub fn spawn_server(
     binary: &std::path::Path,
     app_id: &str,
     app_secret: &str,
